@@ -1,0 +1,66 @@
+"""Value types that plugins return from core extension hooks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._errors import TrellisError
+
+HealthStatus = Literal["ok", "warn", "fail"]
+"""``ok``: working; ``warn``: degraded but serving; ``fail``: not working."""
+
+_CHECK_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
+_PREFIX = re.compile(r"^([a-z0-9][a-z0-9_.-]*/)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    """What a health check found. ``details`` must not contain secrets."""
+
+    status: HealthStatus = "ok"
+    message: str = ""
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """A named check run by the ``/health`` endpoint.
+
+    :param name: unique, lower-case name used by ``/health?only=<name>``.
+    :param check: callable returning a :class:`HealthResult` (``None`` means ok); an exception
+        it raises is reported as ``fail`` with the exception type and message.
+    """
+
+    name: str
+    check: Callable[[], HealthResult | None]
+
+    def __post_init__(self) -> None:
+        if not _CHECK_NAME.match(self.name):
+            raise TrellisError(
+                f"health check name {self.name!r} is invalid: use lower-case letters, digits, "
+                "'_', '-' or '.', starting with a letter"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class UrlMount:
+    """URLs a plugin contributes: ``urlconf`` is included under ``prefix``.
+
+    :param prefix: path prefix ending in ``/`` (``"blobs/"``), or ``""`` for the site root.
+    :param urlconf: dotted path of a module with ``urlpatterns``.
+    :param namespace: URL namespace for ``reverse()``; defaults to the module's ``app_name``.
+    """
+
+    prefix: str
+    urlconf: str
+    namespace: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.match(self.prefix):
+            raise TrellisError(
+                f"URL prefix {self.prefix!r} is invalid: use relative segments each ending in "
+                "'/', such as 'blobs/' or 'api/blobs/', or '' for the site root"
+            )

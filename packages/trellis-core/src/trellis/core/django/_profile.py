@@ -1,0 +1,114 @@
+"""Deployment profiles: the embedded default for one machine, and production."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+EMBEDDED_SECRET_KEY = "trellis-embedded-profile-not-secret"  # noqa: S105 - refused in production
+PROFILES = ("embedded", "production")
+
+
+def profile_settings(
+    *, data_dir: Path, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Settings that depend on the deployment profile (``TRELLIS_PROFILE``).
+
+    ``embedded`` (default): DEBUG on, SQLite in WAL mode under ``data_dir``, listening on
+    loopback only — for one machine, and the dashboard says so. ``production``: refuses to
+    start with DEBUG on, the embedded SECRET_KEY or no ALLOWED_HOSTS, and turns on the HTTPS
+    settings ``manage.py check --deploy`` asks for.
+
+    Environment: ``TRELLIS_PROFILE``, ``DATABASE_URL``, ``DJANGO_SECRET_KEY``,
+    ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated).
+
+    :raises ImproperlyConfigured: naming the variable at fault and what to set.
+    """
+    env = os.environ if environ is None else environ
+    profile = env.get("TRELLIS_PROFILE", "embedded").strip() or "embedded"
+    if profile not in PROFILES:
+        raise ImproperlyConfigured(
+            f"TRELLIS_PROFILE={profile!r} is not a profile; use one of: {', '.join(PROFILES)}"
+        )
+    production = profile == "production"
+    debug_text = env.get("DJANGO_DEBUG", "0" if production else "1").strip().lower()
+    if debug_text not in {"0", "1", "true", "false", "yes", "no", "on", "off", ""}:
+        raise ImproperlyConfigured(f"DJANGO_DEBUG must be a boolean (1/0); found {debug_text!r}")
+    debug = debug_text in {"1", "true", "yes", "on"}
+    secret = env.get("DJANGO_SECRET_KEY", "") or EMBEDDED_SECRET_KEY
+    hosts = [h.strip() for h in env.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    settings: dict[str, Any] = {
+        "TRELLIS_PROFILE": profile,
+        "DEBUG": debug,
+        "SECRET_KEY": secret,
+        "ALLOWED_HOSTS": hosts or ["127.0.0.1", "localhost", "[::1]"],
+        "DATABASES": {"default": database_from_env(data_dir=data_dir, environ=env)},
+    }
+    if production:
+        problems = []
+        if debug:
+            problems.append("DJANGO_DEBUG is on; unset it or set DJANGO_DEBUG=0")
+        if secret == EMBEDDED_SECRET_KEY or len(secret) < 50:
+            problems.append(
+                "DJANGO_SECRET_KEY is unset, the embedded default or shorter than 50 "
+                "characters; set a long random value"
+            )
+        if not hosts:
+            problems.append("DJANGO_ALLOWED_HOSTS is empty; set the host names served")
+        if problems:
+            raise ImproperlyConfigured(
+                "the production profile refuses to start: " + "; ".join(problems)
+            )
+        settings.update(
+            SECURE_SSL_REDIRECT=True,
+            SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+            SECURE_HSTS_SECONDS=31_536_000,
+            SECURE_HSTS_INCLUDE_SUBDOMAINS=True,
+            SECURE_HSTS_PRELOAD=True,
+            SESSION_COOKIE_SECURE=True,
+            CSRF_COOKIE_SECURE=True,
+        )
+    return settings
+
+
+def database_from_env(
+    *, data_dir: Path, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The default database: ``DATABASE_URL`` if set, else SQLite (WAL) under ``data_dir``.
+
+    Connections persist (``CONN_MAX_AGE`` 600 s, with health checks).
+    """
+    env = os.environ if environ is None else environ
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        try:
+            config: dict[str, Any] = dict(
+                dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+            )
+        except Exception as exc:
+            scheme = url.split(":", 1)[0]
+            raise ImproperlyConfigured(
+                f"DATABASE_URL with scheme {scheme!r} cannot be used: {exc}; "
+                "expected e.g. postgres://user@host:5432/name or sqlite:///path/db.sqlite3"
+            ) from None
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(data_dir / "db.sqlite3"),
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        options = dict(config.get("OPTIONS", {}))
+        options.setdefault(
+            "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        )
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        config["OPTIONS"] = options
+    return config

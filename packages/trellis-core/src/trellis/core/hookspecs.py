@@ -1,0 +1,66 @@
+"""Hooks of the ``core`` contract: what a plugin contributes to the composed service.
+
+Every hook here is an *extension* hook: all active plugins are called and their results
+collected, in plugin load order (built-ins first, then installed plugins by entry-point name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ._contracts import Contract
+from ._markers import hookspec
+from ._types import HealthCheck, UrlMount
+
+CONTRACT = Contract("core", "1.0.0", description="Composition of plugins into a Django service")
+
+
+@hookspec
+def core_django_apps() -> Sequence[str]:
+    """Django applications the plugin needs in ``INSTALLED_APPS``.
+
+    Extension hook: every plugin's apps are added after the project's own, once each.
+
+    :return: dotted paths of app modules or ``AppConfig`` classes.
+    """
+
+
+@hookspec
+def core_django_middleware() -> Sequence[str]:
+    """Middleware classes the plugin needs, appended after the project's own ``MIDDLEWARE``.
+
+    Extension hook.
+
+    :return: dotted paths of middleware classes.
+    """
+
+
+@hookspec
+def core_settings_defaults() -> Mapping[str, object]:
+    """Default values for Django settings the plugin reads.
+
+    Extension hook: a default never overrides a value the project sets; two plugins giving
+    different defaults for one setting is a configuration error naming both.
+
+    :return: setting name → default value.
+    """
+
+
+@hookspec
+def core_url_mounts() -> Sequence[UrlMount]:
+    """URL configurations the plugin serves, mounted by the composed service's ``urls.py``.
+
+    Extension hook.
+
+    :return: the plugin's :class:`~trellis.core.UrlMount` objects.
+    """
+
+
+@hookspec
+def core_health_checks() -> Sequence[HealthCheck]:
+    """Checks run by the ``/health`` endpoint.
+
+    Extension hook: names must be unique across plugins.
+
+    :return: the plugin's :class:`~trellis.core.HealthCheck` objects.
+    """

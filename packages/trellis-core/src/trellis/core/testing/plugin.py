@@ -1,0 +1,39 @@
+"""pytest plugin (entry point ``pytest11``): fixtures for testing Trellis plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .._global import get_host
+from .._host import Host
+from .._records import PluginRecord
+from ._suite import isolated_host
+
+
+@pytest.fixture
+def trellis_host() -> Host:
+    """A fresh host with trellis-core's built-ins only: no entry points, no environment."""
+    return isolated_host()
+
+
+@pytest.fixture
+def trellis_register() -> Iterator[Callable[..., PluginRecord]]:
+    """Register plugins for one test: ``trellis_register(module, name=None, host=None)``.
+
+    Without ``host`` the plugin joins the process-wide host (what Django views use). Every
+    plugin registered this way is unregistered when the test ends.
+    """
+    registered: list[tuple[Host, str]] = []
+
+    def register(plugin: Any, name: str | None = None, host: Host | None = None) -> PluginRecord:
+        target = host if host is not None else get_host()
+        record = target.register(plugin, name)
+        registered.append((target, record.name))
+        return record
+
+    yield register
+    for host, name in reversed(registered):
+        host.unregister(name)
