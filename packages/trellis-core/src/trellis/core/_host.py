@@ -96,7 +96,7 @@ class Host:
         """
         candidate = from_object(plugin, name)
         self._load([candidate])
-        return self._records[candidate.name]
+        return self._records[candidate.record_key]
 
     def unregister(self, name: str) -> None:
         """Remove an active plugin; its record is dropped too."""
@@ -124,6 +124,7 @@ class Host:
                     else "not in the allow setting (TRELLIS_PLUGINS_ALLOW / TRELLIS['ALLOW'])"
                 )
                 self._records[candidate.name] = self._record(candidate, "disabled", why)
+                candidate.record_key = candidate.name
                 continue
             try:
                 candidate.obj = candidate.load()
@@ -269,6 +270,7 @@ class Host:
         record.hooks = sorted(set(impls.values()))
         self._records[candidate.name] = record
         self._objects[candidate.name] = candidate.obj
+        candidate.record_key = candidate.name
 
     def _record(self, candidate: Candidate, status: Any, reason: str) -> PluginRecord:
         return PluginRecord(
@@ -291,6 +293,7 @@ class Host:
         record = self._record(candidate, "quarantined", reason)
         record.name = key
         self._records[key] = record
+        candidate.record_key = key
 
     # -- calling ------------------------------------------------------------------------------
 
@@ -499,7 +502,7 @@ class Host:
                     contract=contract_name,
                     contract_version=contract.version,
                     kind="provider" if provider else "extension",
-                    signature=f"{hook}{inspect.signature(function)}",
+                    signature=f"{hook}{_signature(function)}",
                     summary=doc.split("\n\n")[0].replace("\n", " "),
                     implementers=tuple(implementers),
                     calls=totals.calls if totals else 0,
@@ -527,6 +530,30 @@ class Host:
                 except ProviderError as exc:
                     found.append(str(exc))
         return found
+
+
+class _Annotation:
+    """Shows a string annotation unquoted: ``-> Sequence[str]``, not ``-> 'Sequence[str]'``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _signature(function: Any) -> str:
+    signature = inspect.signature(function)
+
+    def raw(annotation: Any) -> Any:
+        return _Annotation(annotation) if isinstance(annotation, str) else annotation
+
+    parameters = [p.replace(annotation=raw(p.annotation)) for p in signature.parameters.values()]
+    return str(
+        signature.replace(
+            parameters=parameters, return_annotation=raw(signature.return_annotation)
+        )
+    )
 
 
 def _safe_contract(module: ModuleType) -> Contract | None:

@@ -35,6 +35,7 @@ class Candidate:
     implements_text: dict[str, str] = field(default_factory=dict)
     provides: dict[str, str] = field(default_factory=dict)
     hookspecs: tuple[ModuleType, ...] = ()
+    record_key: str = ""
 
     @property
     def label(self) -> str:
@@ -154,6 +155,8 @@ def suggest(name: str, known: list[str]) -> str:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``ImportError: No module named 'x'`` — type and message, no traceback."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    """``ImportError: No module named 'x'`` — type and message on one line, no traceback."""
+    message = " ".join(str(exc).split())
+    if len(message) > 500:
+        message = message[:497] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

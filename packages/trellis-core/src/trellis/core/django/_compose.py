@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,19 +14,20 @@ from .._host import Host, create_host
 from .._types import UrlMount
 
 
-def compose(namespace: MutableMapping[str, Any]) -> Host:
+def compose(namespace: MutableMapping[str, Any], *, plugins: Iterable[Any] = ()) -> Host:
     """Add what installed plugins contribute to a settings module's namespace.
 
     Call it at the end of ``settings.py`` as ``compose(globals())``. It builds the process-wide
     host from ``TRELLIS`` and the environment, then appends contributed apps to
     ``INSTALLED_APPS`` and middleware to ``MIDDLEWARE`` (in plugin load order, once each) and
-    fills in settings defaults the project did not set.
+    fills in settings defaults the project did not set. ``plugins`` are extra plugin objects
+    (modules) registered after the installed ones, for projects embedding their own.
 
     :raises ImproperlyConfigured: a plugin contributed a malformed value, two plugins disagree
         on a default, or (strict mode) a plugin was quarantined.
     """
     try:
-        host = create_host(Config.load(namespace.get("TRELLIS")))
+        host = create_host(Config.load(namespace.get("TRELLIS")), plugins=plugins)
         set_host(host)
         namespace["INSTALLED_APPS"] = _extend(
             host, "core_django_apps", list(namespace.get("INSTALLED_APPS", []))

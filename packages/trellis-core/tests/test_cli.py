@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trellis.core import get_host, set_host
+from trellis.core._cli import main
+from trellis.core.testing import isolated_host
+
+
+@pytest.fixture
+def cli_host(kv, make_module):
+    previous = get_host()
+    host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "redis"})
+    set_host(host)
+    yield host
+    set_host(previous)
+
+
+def test_plugins_table_and_json(cli_host, capsys):
+    assert main(["plugins"]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == [
+        "NAME", "DISTRIBUTION", "VERSION", "CONTRACTS", "STATUS", "REASON",
+    ]
+    assert "kv_redis" in table
+    assert main(["plugins", "--json"]) == 0
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert records["kv_redis"]["provides"] == {"kv": "redis"}
+    assert records["kv_redis"]["implements"] == {"kv": ">=1.0,<2"}
+    assert records["core"]["status"] == "active"
+
+
+def test_hooks_lists_implementers_in_call_order(cli_host, capsys):
+    assert main(["hooks", "--json"]) == 0
+    hooks = {h["name"]: h for h in json.loads(capsys.readouterr().out)}
+    assert hooks["kv_get"]["kind"] == "provider"
+    assert [i["plugin"] for i in hooks["kv_get"]["implementers"]] == ["kv_redis", "kv_memory"]
+    assert main(["hooks"]) == 0
+    assert "kv_redis*, kv_memory" in capsys.readouterr().out
+
+
+def test_check_passes_then_fails_on_a_quarantined_plugin(cli_host, make_module, capsys):
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 3 plugin(s) active, 2 contract(s)")
+    cli_host.register(make_module("TRELLIS_IMPLEMENTS = 'core'"), "broken")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "error: plugin 'broken' is quarantined: TRELLIS_IMPLEMENTS must map" in out
+    assert "1 problem(s) found" in out
+
+
+def test_check_fails_on_an_unselected_provider(kv, capsys):
+    previous = get_host()
+    set_host(isolated_host(kv("memory"), kv("redis")))
+    try:
+        assert main(["check"]) == 1
+        assert "no provider selected for contract 'kv'" in capsys.readouterr().out
+    finally:
+        set_host(previous)
+
+
+def test_configuration_errors_exit_1_with_the_message(monkeypatch, capsys):
+    previous = get_host()
+    set_host(None)
+    monkeypatch.setenv("TRELLIS_STRICT", "perhaps")
+    try:
+        assert main(["check"]) == 1
+        assert "TRELLIS_STRICT must be a boolean" in capsys.readouterr().err
+    finally:
+        set_host(previous)

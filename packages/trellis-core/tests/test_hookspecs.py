@@ -1,0 +1,67 @@
+"""One test per core hook (the docs test checks that every hook has a ``test_hook_<name>``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from trellis.core import UrlMount, run_health_checks
+
+PLUGIN = """
+from trellis.core import HealthCheck, UrlMount, hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2"}
+
+@hookimpl
+def core_django_apps():
+    return ["shop"]
+
+@hookimpl
+def core_django_middleware():
+    return ["shop.middleware.Audit"]
+
+@hookimpl
+def core_settings_defaults():
+    return {"SHOP_CURRENCY": "EUR"}
+
+@hookimpl
+def core_url_mounts():
+    return [UrlMount("shop/", "shop.urls", "shop")]
+
+@hookimpl
+def core_health_checks():
+    return [HealthCheck("shop", lambda: None)]
+"""
+
+
+@pytest.fixture
+def host(trellis_host, make_module):
+    trellis_host.register(make_module(PLUGIN), "shop")
+    return trellis_host
+
+
+def test_hook_core_django_apps(host):
+    assert dict(host.collect_by_plugin("core_django_apps")) == {
+        "core": ["trellis.core.django"], "shop": ["shop"],
+    }
+
+
+def test_hook_core_django_middleware(host):
+    assert host.collect_by_plugin("core_django_middleware") == [
+        ("shop", ["shop.middleware.Audit"])
+    ]
+
+
+def test_hook_core_settings_defaults(host):
+    assert host.collect_by_plugin("core_settings_defaults") == [("shop", {"SHOP_CURRENCY": "EUR"})]
+
+
+def test_hook_core_url_mounts(host):
+    mounts = dict(host.collect_by_plugin("core_url_mounts"))
+    assert mounts["shop"] == [UrlMount("shop/", "shop.urls", "shop")]
+    assert mounts["core"] == [UrlMount("", "trellis.core.django.urls", "trellis")]
+    with pytest.raises(Exception, match="URL prefix '/shop'"):
+        UrlMount("/shop", "shop.urls")
+
+
+def test_hook_core_health_checks(host):
+    report = run_health_checks(host, only="shop")
+    assert [(c.name, c.plugin, c.status) for c in report.checks] == [("shop", "shop", "ok")]

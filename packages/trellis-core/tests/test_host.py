@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import pytest
+
+from trellis.core import (
+    Config,
+    PluginLoadError,
+    ProviderNotSelected,
+    TrellisError,
+    UnknownProvider,
+    create_host,
+)
+from trellis.core.testing import isolated_host
+
+GOOD = """
+from trellis.core import hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2"}
+
+@hookimpl
+def core_django_apps():
+    return [APP]
+"""
+
+
+def test_builtin_core_plugin_is_registered_like_any_other(trellis_host):
+    [record] = trellis_host.plugins()
+    assert (record.name, record.status, record.builtin) == ("core", "active", True)
+    assert record.distribution == "trellis-core"
+    assert record.defines == {"core": "1.0.0"}
+    assert "core_url_mounts" in record.hooks
+
+
+def test_registered_plugin_contributes_to_extension_hooks(trellis_host, make_module):
+    record = trellis_host.register(make_module(GOOD, APP="shop"), "shop")
+    assert record.status == "active", record.reason
+    assert ["shop"] in trellis_host.collect("core_django_apps")
+    assert ("shop", ["shop"]) in trellis_host.collect_by_plugin("core_django_apps")
+
+
+def test_collect_by_plugin_keeps_load_order(trellis_host, make_module):
+    for name in ("b_first", "a_second"):
+        trellis_host.register(make_module(GOOD, APP=name), name)
+    names = [name for name, _ in trellis_host.collect_by_plugin("core_django_apps")]
+    assert names == ["core", "b_first", "a_second"]
+
+
+def test_misspelled_hook_is_quarantined_with_a_suggestion(trellis_host, make_module):
+    source = GOOD.replace("def core_django_apps", "def core_django_app")
+    record = trellis_host.register(make_module(source, APP="x"), "typo")
+    assert record.status == "quarantined"
+    assert "'core_django_app'" in record.reason
+    assert "did you mean 'core_django_apps'" in record.reason
+    assert trellis_host.collect("core_django_apps") == [["trellis.core.django"]]
+
+
+def test_optional_hook_of_absent_contract_is_allowed(trellis_host, make_module):
+    source = GOOD + "\n@hookimpl(optionalhook=True)\ndef tasks_periodic():\n    return []\n"
+    assert trellis_host.register(make_module(source, APP="x"), "soft").status == "active"
+
+
+def test_wrong_contract_range_names_both_versions(trellis_host, make_module):
+    source = GOOD.replace('">=1.0,<2"', '">=2.0,<3"')
+    record = trellis_host.register(make_module(source, APP="x"), "future")
+    assert record.status == "quarantined"
+    assert "'core'" in record.reason
+    assert "'>=2.0,<3'" in record.reason
+    assert "version 1.0.0" in record.reason
+
+
+def test_missing_contract_declaration_is_quarantined(trellis_host, make_module):
+    source = GOOD.replace('TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2"}', "")
+    record = trellis_host.register(make_module(source, APP="x"), "undeclared")
+    assert record.status == "quarantined"
+    assert "TRELLIS_IMPLEMENTS = {'core': '>=1.0.0,<2'}" in record.reason
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ('TRELLIS_IMPLEMENTS = {"core": "one"}', "not a valid version range"),
+        ('TRELLIS_IMPLEMENTS = ["core"]', "TRELLIS_IMPLEMENTS must map"),
+        ('TRELLIS_PROVIDES = {"kv": ""}', "TRELLIS_PROVIDES must map"),
+        ("TRELLIS_HOOKSPECS = ['not a module']", "TRELLIS_HOOKSPECS must be a list"),
+    ],
+)
+def test_malformed_declarations_are_quarantined(trellis_host, make_module, declaration, message):
+    record = trellis_host.register(make_module(GOOD + declaration, APP="x"), "bad")
+    assert record.status == "quarantined"
+    assert message in record.reason
+
+
+def test_pluggy_validation_failure_is_quarantined(trellis_host, make_module):
+    source = GOOD.replace("def core_django_apps():", "def core_django_apps(request):")
+    record = trellis_host.register(make_module(source, APP="x"), "badargs")
+    assert record.status == "quarantined"
+    assert "pluggy refused it" in record.reason and "request" in record.reason
+    assert not trellis_host.plugin_manager.has_plugin("badargs")
+
+
+def test_hookspec_names_must_carry_the_contract_prefix(trellis_host, make_module):
+    spec = make_module(
+        "from trellis.core import Contract, hookspec\n"
+        "CONTRACT = Contract('shop', '1.0.0')\n"
+        "@hookspec\ndef store_open(): ...\n"
+    )
+    record = trellis_host.register(make_module("", TRELLIS_HOOKSPECS=[spec]), "shop")
+    assert record.status == "quarantined"
+    assert "'shop_<verb>'" in record.reason and "store_open" in record.reason
+
+
+def test_duplicate_name_keeps_the_first_and_quarantines_the_second(trellis_host, make_module):
+    trellis_host.register(make_module(GOOD, APP="one"), "dup")
+    second = trellis_host.register(make_module(GOOD, APP="two"), "dup")
+    assert second.status == "quarantined" and "already used" in second.reason
+    assert ["one"] in trellis_host.collect("core_django_apps")
+    assert ["two"] not in trellis_host.collect("core_django_apps")
+
+
+def test_strict_mode_refuses_to_start(make_module):
+    broken = make_module(GOOD.replace("core_django_apps", "core_django_apz"), APP="x")
+    with pytest.raises(PluginLoadError, match=r"(?s)strict mode.*core_django_apz"):
+        create_host(Config(strict=True), discover=False, plugins=[broken])
+
+
+def test_deny_and_allow_lists_disable_without_importing(make_module):
+    def explode():
+        raise AssertionError("a disabled plugin must not be imported")
+
+    from trellis.core._loader import Candidate
+
+    host = create_host(Config(deny=frozenset({"nope"})), discover=False)
+    host._load([Candidate("nope", "nope.plugin", explode)])
+    [record] = [r for r in host.plugins() if r.name == "nope"]
+    assert record.status == "disabled" and "deny" in record.reason
+
+    allow_only_core = create_host(Config(allow=frozenset({"core"})), discover=False)
+    allow_only_core._load([Candidate("other", "other.plugin", explode)])
+    assert {r.name: r.status for r in allow_only_core.plugins()} == {
+        "core": "active",
+        "other": "disabled",
+    }
+
+
+def test_import_failure_is_quarantined_with_the_exception():
+    from trellis.core._loader import Candidate
+
+    def broken():
+        raise ModuleNotFoundError("No module named 'missing_dep'")
+
+    host = create_host(Config(), discover=False)
+    host._load([Candidate("broken", "broken.plugin", broken, "trellis-broken", "0.3.0")])
+    [record] = [r for r in host.plugins() if r.name == "broken"]
+    assert record.status == "quarantined"
+    assert record.reason == "import failed: ModuleNotFoundError: No module named 'missing_dep'"
+    assert (record.distribution, record.version) == ("trellis-broken", "0.3.0")
+    assert any("broken" in p for p in host.problems())
+
+
+def test_unknown_hook_names_suggest_and_list_contracts(trellis_host):
+    with pytest.raises(TrellisError, match=r"did you mean 'core_url_mounts'.*installed contracts"):
+        trellis_host.collect("core_url_mount")
+
+
+# -- providers ---------------------------------------------------------------------------------
+
+
+def test_only_the_selected_provider_answers(kv):
+    host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "redis"})
+    assert host.call("kv_get", key="a") == "redis:a"
+    host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "memory"})
+    assert host.call("kv_get", key="a") == "memory:a"
+
+
+def test_missing_selection_lists_the_choices(kv):
+    host = isolated_host(kv("memory"), kv("redis"))
+    with pytest.raises(ProviderNotSelected) as info:
+        host.call("kv_get", key="a")
+    assert "TRELLIS_KV_PROVIDER" in str(info.value)
+    assert "memory, redis" in str(info.value)
+    assert any("TRELLIS_KV_PROVIDER" in problem for problem in host.problems())
+
+
+def test_unknown_selection_names_source_and_lists_the_choices(kv):
+    host = create_host(
+        Config.load({}, {"TRELLIS_KV_PROVIDER": "s3"}),
+        discover=False,
+        plugins=[kv("memory"), kv("redis")],
+    )
+    with pytest.raises(UnknownProvider, match=r"TRELLIS_KV_PROVIDER selects provider 's3'.*"
+                       r"available: memory, redis"):
+        host.call("kv_get", key="a")
+
+
+def test_contract_default_provider_applies_without_selection(make_module, kv):
+    spec = kv.spec
+    object.__setattr__(spec.CONTRACT, "default_provider", "redis")
+    host = isolated_host(kv("memory"), kv("redis"))
+    assert host.call("kv_get", key="k") == "redis:k"
+
+
+def test_quarantined_provider_is_named_when_selected(kv, make_module):
+    broken = make_module(
+        "from trellis.core import hookimpl\n"
+        "TRELLIS_IMPLEMENTS = {'kv': '>=9'}\nTRELLIS_PROVIDES = {'kv': 'disk'}\n"
+        "TRELLIS_HOOKSPECS = [SPEC]\n@hookimpl\ndef kv_get(key):\n    return 'disk'\n",
+        SPEC=kv.spec,
+    )
+    host = isolated_host(kv("memory"), broken, providers={"kv": "disk"})
+    with pytest.raises(UnknownProvider, match=r"quarantined.*available: memory"):
+        host.call("kv_get", key="a")
+
+
+def test_provider_hook_without_provider_name_is_quarantined(kv, make_module):
+    rogue = make_module(
+        "from trellis.core import hookimpl\nTRELLIS_IMPLEMENTS = {'kv': '>=1'}\n"
+        "TRELLIS_HOOKSPECS = [SPEC]\n@hookimpl\ndef kv_get(key):\n    return 'rogue'\n",
+        SPEC=kv.spec,
+    )
+    host = isolated_host(kv("memory"), rogue, providers={"kv": "memory"})
+    [record] = [r for r in host.plugins() if r.name == rogue.__name__]
+    assert record.status == "quarantined" and "TRELLIS_PROVIDES" in record.reason
+    assert host.call("kv_get", key="a") == "memory:a"
+
+
+def test_two_plugins_cannot_share_a_provider_name(kv):
+    first, second = kv("memory"), kv("memory")
+    host = isolated_host(first, second, providers={"kv": "memory"})
+    statuses = [r.status for r in host.plugins() if r.name.startswith("kv_memory")]
+    assert statuses == ["active", "quarantined"]
+
+
+def test_wrappers_of_other_plugins_still_wrap_provider_calls(kv, make_module):
+    wrapper = make_module(
+        "from trellis.core import hookimpl\nTRELLIS_IMPLEMENTS = {'kv': '>=1'}\n"
+        "@hookimpl(wrapper=True)\ndef kv_get(key):\n    result = yield\n"
+        "    return result.upper()\n"
+    )
+    host = isolated_host(kv("memory"), wrapper, providers={"kv": "memory"})
+    assert host.call("kv_get", key="a") == "MEMORY:A"
+
+
+def test_calling_hooks_of_the_wrong_kind_is_explained(kv):
+    host = isolated_host(kv("memory"), providers={"kv": "memory"})
+    with pytest.raises(TrellisError, match=r"provider hook: call it with host.call"):
+        host.collect("kv_get", key="a")
+    with pytest.raises(TrellisError, match=r"extension hook: call it with host.collect"):
+        host.call("kv_observers")
+
+
+def test_hooks_describe_contract_kind_and_call_order(kv, make_module):
+    host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "redis"})
+    host.call("kv_get", key="a")
+    info = {h.name: h for h in host.hooks()}["kv_get"]
+    assert (info.contract, info.contract_version, info.kind) == ("kv", "1.2.0", "provider")
+    assert info.signature == "kv_get(key: str) -> str | None"
+    assert [i.plugin for i in info.implementers] == ["kv_redis", "kv_memory"]
+    assert [i.selected for i in info.implementers] == [True, False]
+    assert info.calls == 1 and info.implementers[0].calls == 1
+    assert info.implementers[1].calls == 0
+
+
+def test_unregister_removes_contributions(trellis_host, make_module):
+    trellis_host.register(make_module(GOOD, APP="temp"), "temp")
+    trellis_host.unregister("temp")
+    assert ["temp"] not in trellis_host.collect("core_django_apps")
+    assert "temp" not in [r.name for r in trellis_host.plugins()]

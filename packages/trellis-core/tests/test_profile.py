@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("django", reason="install trellis-core[django] to run the Django tests")
+
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from trellis.core.django import EMBEDDED_SECRET_KEY, database_from_env, profile_settings  # noqa: E402
+
+GOOD_SECRET = "x" * 60
+
+
+def test_embedded_profile_is_sqlite_wal_on_loopback(tmp_path):
+    settings = profile_settings(data_dir=tmp_path / "data", environ={})
+    assert settings["DEBUG"] is True
+    assert settings["SECRET_KEY"] == EMBEDDED_SECRET_KEY
+    assert settings["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
+    db = settings["DATABASES"]["default"]
+    assert db["NAME"] == str(tmp_path / "data" / "db.sqlite3")
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    assert db["CONN_MAX_AGE"] == 600
+
+
+def test_database_url_selects_postgres(tmp_path):
+    db = database_from_env(
+        data_dir=tmp_path, environ={"DATABASE_URL": "postgres://app@db.internal:5433/trellis"}
+    )
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.internal", 5433, "trellis", "app")
+    assert db["CONN_MAX_AGE"] == 600 and db["CONN_HEALTH_CHECKS"] is True
+
+
+def test_bad_database_url_names_the_scheme_only(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="scheme 'mongo'") as info:
+        database_from_env(data_dir=tmp_path, environ={"DATABASE_URL": "mongo://u:hunter2@h/db"})
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "a"},
+         "DJANGO_DEBUG is on"),
+        ({"DJANGO_ALLOWED_HOSTS": "a"}, "DJANGO_SECRET_KEY is unset"),
+        ({"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "a"}, "shorter than 50"),
+        ({"DJANGO_SECRET_KEY": GOOD_SECRET}, "DJANGO_ALLOWED_HOSTS is empty"),
+    ],
+)
+def test_production_refuses_unsafe_settings(tmp_path, environ, message):
+    with pytest.raises(ImproperlyConfigured, match=message) as info:
+        profile_settings(data_dir=tmp_path, environ={"TRELLIS_PROFILE": "production", **environ})
+    assert GOOD_SECRET not in str(info.value)
+
+
+def test_production_turns_on_https_settings(tmp_path):
+    settings = profile_settings(
+        data_dir=tmp_path,
+        environ={"TRELLIS_PROFILE": "production", "DJANGO_SECRET_KEY": GOOD_SECRET,
+                 "DJANGO_ALLOWED_HOSTS": "hq.example.org, api.example.org"},
+    )
+    assert settings["DEBUG"] is False
+    assert settings["ALLOWED_HOSTS"] == ["hq.example.org", "api.example.org"]
+    assert settings["SESSION_COOKIE_SECURE"] and settings["SECURE_SSL_REDIRECT"]
+
+
+def test_unknown_profile(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="TRELLIS_PROFILE='staging' is not a profile"):
+        profile_settings(data_dir=tmp_path, environ={"TRELLIS_PROFILE": "staging"})

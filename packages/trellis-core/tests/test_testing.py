@@ -1,0 +1,103 @@
+"""The contract-suite machinery, run in a separate pytest session (pytester)."""
+
+from __future__ import annotations
+
+import textwrap
+
+pytest_plugins = ["pytester"]
+
+SUITE = '''
+import types
+import pytest
+from trellis.core import Contract, hookimpl, hookspec
+from trellis.core.testing import ContractSuite
+
+specs = types.ModuleType("kv_specs")
+exec("""
+from trellis.core import Contract, hookspec
+CONTRACT = Contract("kv", "1.0.0")
+@hookspec(firstresult=True)
+def kv_put(key, value): ...
+@hookspec(firstresult=True)
+def kv_get(key): ...
+""", specs.__dict__)
+
+
+class KVContract(ContractSuite):
+    contract = "kv"
+
+    def test_round_trip(self, contract_host):
+        contract_host.call("kv_put", key="a", value="1")
+        assert contract_host.call("kv_get", key="a") == "1"
+
+    def test_missing_is_none(self, contract_host):
+        assert contract_host.call("kv_get", key="nope") is None
+
+
+def make_provider(name, store_factory):
+    module = types.ModuleType(f"kv_{name}")
+    store = store_factory()
+    module.TRELLIS_IMPLEMENTS = {"kv": ">=1,<2"}
+    module.TRELLIS_PROVIDES = {"kv": name}
+    module.TRELLIS_HOOKSPECS = [specs]
+    module.kv_put = hookimpl(lambda key, value: store.__setitem__(key, value) or True)
+    module.kv_get = hookimpl(lambda key: store.get(key))
+    module.kv_put.__name__, module.kv_get.__name__ = "kv_put", "kv_get"
+    return module
+
+
+class Forgetful(dict):
+    def __setitem__(self, key, value):
+        pass
+'''
+
+
+def test_suite_passes_for_good_providers_and_fails_for_a_broken_one(pytester):
+    pytester.makepyfile(
+        kvsuite=SUITE,
+        test_providers=textwrap.dedent(
+            """
+            from kvsuite import KVContract, Forgetful, make_provider
+
+            class TestMemory(KVContract):
+                provider = "memory"
+                plugins = [make_provider("memory", dict)]
+
+            class TestForgetful(KVContract):
+                provider = "forgetful"
+                plugins = [make_provider("forgetful", Forgetful)]
+
+            class TestNotLoaded(KVContract):
+                provider = "absent"
+                plugins = [make_provider("memory", dict)]
+            """
+        ),
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=3, failed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*TestForgetful::test_round_trip*",
+            "*provider 'absent' of contract 'kv' is not loaded; loaded: memory*",
+        ]
+    )
+
+
+def test_fixtures_are_registered_by_the_pytest11_entry_point(pytester):
+    pytester.makepyfile(
+        """
+        import types
+        from trellis.core import hookimpl
+
+        def test_register(trellis_host, trellis_register):
+            module = types.ModuleType("extra")
+            module.TRELLIS_IMPLEMENTS = {"core": ">=1,<2"}
+            module.core_django_apps = hookimpl(lambda: ["extra"])
+            module.core_django_apps.__name__ = "core_django_apps"
+            record = trellis_register(module, "extra", host=trellis_host)
+            assert record.status == "active"
+            assert ["extra"] in trellis_host.collect("core_django_apps")
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=1)
