@@ -77,8 +77,9 @@ def test_suite_passes_for_good_providers_and_fails_for_a_broken_one(pytester):
     result.assert_outcomes(passed=3, failed=1, errors=2)
     result.stdout.fnmatch_lines(
         [
-            "*TestForgetful::test_round_trip*",
-            "*provider 'absent' of contract 'kv' is not loaded; loaded: memory*",
+            "*ERROR at setup of TestNotLoaded.test_round_trip*",
+            "provider 'absent' of contract 'kv' is not loaded; loaded: memory",
+            "*TestForgetful.test_round_trip*",
         ]
     )
 
