@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 from trellis.core.django import EMBEDDED_SECRET_KEY, database_from_env, profile_settings  # noqa: E402
 
-GOOD_SECRET = "x" * 60
+GOOD_SECRET = "kq3-Zr8v_Lp2wNx7Yb4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4Ty7Ui1Op3As6Df9Gh"
 
 
 def test_embedded_profile_is_sqlite_wal_on_loopback(tmp_path):
@@ -45,6 +45,9 @@ def test_bad_database_url_names_the_scheme_only(tmp_path):
         ({"DJANGO_ALLOWED_HOSTS": "a"}, "DJANGO_SECRET_KEY is unset"),
         ({"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "a"}, "shorter than 50"),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET}, "DJANGO_ALLOWED_HOSTS is empty"),
+        ({"DJANGO_SECRET_KEY": "p" * 64, "DJANGO_ALLOWED_HOSTS": "a"}, "DJANGO_SECRET_KEY is"),
+        ({"DJANGO_SECRET_KEY": "django-insecure-" + GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "a"},
+         "DJANGO_SECRET_KEY is"),
     ],
 )
 def test_production_refuses_unsafe_settings(tmp_path, environ, message):

@@ -53,10 +53,16 @@ def profile_settings(
         problems = []
         if debug:
             problems.append("DJANGO_DEBUG is on; unset it or set DJANGO_DEBUG=0")
-        if secret == EMBEDDED_SECRET_KEY or len(secret) < 50:
+        if (
+            secret == EMBEDDED_SECRET_KEY
+            or len(secret) < 50
+            or len(set(secret)) < 5
+            or secret.startswith("django-insecure-")
+        ):
             problems.append(
-                "DJANGO_SECRET_KEY is unset, the embedded default or shorter than 50 "
-                "characters; set a long random value"
+                "DJANGO_SECRET_KEY is unset, the embedded default, shorter than 50 characters, "
+                "made of fewer than 5 distinct characters or a 'django-insecure-' key; set a "
+                "long random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
             )
         if not hosts:
             problems.append("DJANGO_ALLOWED_HOSTS is empty; set the host names served")

@@ -6,6 +6,7 @@ trellis-core registers under ``pytest11``; this module needs pytest (the ``testi
 
 from __future__ import annotations
 
+from ._services import in_ci, require_service
 from ._suite import ContractSuite, isolated_host
 
-__all__ = ["ContractSuite", "isolated_host"]
+__all__ = ["ContractSuite", "in_ci", "isolated_host", "require_service"]

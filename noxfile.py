@@ -1,0 +1,131 @@
+"""Every Trellis workflow: tests, lint, docs, serve, bench.
+
+Sessions are discovered from ``packages/*/pyproject.toml`` and ``services/*/pyproject.toml``;
+adding a package adds its test session with no edit here. ``nox -l`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import nox
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "docs"]
+nox.options.error_on_missing_interpreters = True
+
+
+def _projects(folder: str) -> dict[str, Path]:
+    """Distribution name → folder for every ``<folder>/*/pyproject.toml``."""
+    found = {}
+    for pyproject in sorted((ROOT / folder).glob("*/pyproject.toml")):
+        with pyproject.open("rb") as handle:
+            found[tomllib.load(handle)["project"]["name"]] = pyproject.parent
+    return found
+
+
+PACKAGES = _projects("packages")
+SERVICES = _projects("services")
+ALL = {**PACKAGES, **SERVICES}
+
+
+def _install_everything(session: nox.Session) -> None:
+    """Every package and service, editable with all extras, plus the test tools."""
+    specs: dict[str, None] = {}
+    for project in ALL:
+        specs.update(dict.fromkeys(_editable_with_siblings(project)[1::2]))
+    editable = [arg for spec in specs for arg in ("-e", spec)]
+    session.install(*editable, *nox.project.dependency_groups(PYPROJECT, "test"))
+
+
+# -- development ---------------------------------------------------------------------------------
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite (every package and service) in one environment."""
+    _install_everything(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="test", default=False)
+@nox.parametrize("project", list(ALL), ids=list(ALL))
+def test_one(session: nox.Session, project: str) -> None:
+    """Run one package's or service's tests, with only what it declares installed."""
+    path = ALL[project]
+    if not (path / "tests").is_dir():
+        session.skip(f"{project} has no tests/ folder")
+    session.install(
+        *_editable_with_siblings(project), *nox.project.dependency_groups(PYPROJECT, "test")
+    )
+    session.run("pytest", str((path / "tests").relative_to(ROOT)), *session.posargs)
+
+
+def _editable_with_siblings(project: str) -> list[str]:
+    """``-e`` arguments for ``project`` and, transitively, the in-repo packages it requires.
+
+    Siblings always come from this checkout, never from an index (dependency confusion).
+    """
+    args: list[str] = []
+    pending, seen = [project], set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        meta = tomllib.loads((ALL[name] / "pyproject.toml").read_text())["project"]
+        extras = sorted(meta.get("optional-dependencies", {}))
+        spec = str(ALL[name].relative_to(ROOT))
+        args += ["-e", f"{spec}[{','.join(extras)}]" if extras else spec]
+        for requirement in meta.get("dependencies", []):
+            sibling = Requirement(requirement).name
+            if sibling in ALL:
+                pending.append(sibling)
+    return args
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff, mypy (strict), import boundaries and pyproject validation."""
+    _install_everything(session)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "packages/trellis-core/src", "services/hq/src")
+    session.run("lint-imports")
+    for path in ALL.values():
+        session.run("validate-pyproject", str((path / "pyproject.toml").relative_to(ROOT)))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Check that shared-docs/hooks.md documents every hook with its exact signature."""
+    _install_everything(session)
+    session.run("pytest", "tests/test_docs.py", *session.posargs)
+
+
+@nox.session(default=False)
+def serve(session: nox.Session) -> None:
+    """Start the composed service on the embedded profile at http://127.0.0.1:8000."""
+    _install_everything(session)
+    data_dir = os.environ.get("TRELLIS_DATA_DIR", str(ROOT / "var"))
+    env = {"TRELLIS_DATA_DIR": data_dir}
+    session.run("python", "-m", "hq", "migrate", "--no-input", env=env)
+    session.run("python", "-m", "hq", "trellis_demo_admin", env=env)
+    address = session.posargs[0] if session.posargs else "127.0.0.1:8000"
+    session.log(f"dashboard: http://{address}/  health: http://{address}/health")
+    session.run("python", "-m", "hq", "runserver", address, env=env)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (all areas, or those named: nox -s bench -- core)."""
+    _install_everything(session)
+    session.run("python", "bench/run.py", *session.posargs)

@@ -1,0 +1,103 @@
+"""The composed service, run as operators run it: a real process on a real port."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+
+PRODUCTION = {
+    "TRELLIS_PROFILE": "production",
+    "DJANGO_SECRET_KEY": "hq-test-7Yb4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4Ty7Ui1Op3As6Df9GhZx",
+    "DJANGO_ALLOWED_HOSTS": "hq.example.org",
+}
+
+
+def test_dashboard_is_the_home_page(embedded_server):
+    status, body, headers = embedded_server.get("/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    for text in ("Embedded profile", "trellis-core", "core_health_checks", "database",
+                 'id="plugins"', 'id="hooks"', 'id="health"'):
+        assert text in body, text
+
+
+def test_health_is_json_for_load_balancers(embedded_server):
+    status, body, _ = embedded_server.get("/health")
+    report = json.loads(body)
+    assert status == 200 and report["status"] == "ok"
+    assert {c["name"]: c["status"] for c in report["checks"]} == {
+        "plugins": "ok", "database": "ok",
+    }
+    status, body, _ = embedded_server.get("/health?only=database")
+    assert [c["name"] for c in json.loads(body)["checks"]] == ["database"]
+
+
+def test_admin_is_mounted(embedded_server):
+    status, body, _ = embedded_server.get("/admin/login/")
+    assert status == 200 and "Django administration" in body
+
+
+def test_embedded_database_is_sqlite_in_wal_mode(embedded_server):
+    data_dir = embedded_server.env["TRELLIS_DATA_DIR"]
+    with sqlite3.connect(f"{data_dir}/db.sqlite3") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_demo_admin_prints_working_credentials(hq, tmp_path):
+    env = hq.env(tmp_path)
+    hq.manage(env, "migrate", "--no-input")
+    first = hq.manage(env, "trellis_demo_admin").stdout
+    match = re.search(r"demo admin created: username=(\S+) password=(\S+)", first)
+    assert match, first
+    script = (
+        "import django; django.setup()\n"
+        "from django.contrib.auth import authenticate\n"
+        f"assert authenticate(username={match[1]!r}, password={match[2]!r}) is not None\n"
+    )
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", script], env={**env, "DJANGO_SETTINGS_MODULE": "hq.settings"},
+                   check=True, timeout=60)
+    assert "demo admin reset" in hq.manage(env, "trellis_demo_admin").stdout
+
+
+def test_production_profile_refuses_unsafe_settings(hq, tmp_path):
+    result = hq.manage(hq.env(tmp_path, TRELLIS_PROFILE="production"), "check", check=False)
+    assert result.returncode != 0
+    assert "production profile refuses to start" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr and "DJANGO_ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_profile_passes_check_deploy(hq, tmp_path):
+    result = hq.manage(hq.env(tmp_path, **PRODUCTION), "check", "--deploy", "--fail-level", "WARNING",
+                    check=False)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+    assert hq.manage(hq.env(tmp_path, **PRODUCTION), "trellis_demo_admin", check=False).returncode != 0
+
+
+def test_strict_mode_blocks_start_up_on_a_quarantined_plugin(hq, tmp_path):
+    result = hq.manage(
+        hq.env(tmp_path, TRELLIS_STRICT="1", TRELLIS_PLUGINS_ALLOW="nothing"), "check", check=False
+    )
+    assert result.returncode == 0, "a disabled built-in is not a quarantined one"
+    bad = hq.manage(hq.env(tmp_path, TRELLIS_STRICT="definitely"), "check", check=False)
+    assert bad.returncode != 0 and "TRELLIS_STRICT must be a boolean" in bad.stderr
+
+
+@pytest.mark.postgres
+def test_scaled_profile_runs_on_postgresql(hq, tmp_path, postgres_database):
+    env = hq.env(tmp_path, DATABASE_URL=postgres_database)
+    hq.manage(env, "migrate", "--no-input")
+    server = hq.start(env)
+    try:
+        status, body, _ = server.get("/health?only=database")
+        assert status == 200
+        assert json.loads(body)["checks"][0]["message"] == "default: postgresql"
+        assert not (tmp_path / "db.sqlite3").exists()
+    finally:
+        hq.stop(server)
