@@ -22,7 +22,12 @@ def test_plugins_table_and_json(cli_host, capsys):
     assert main(["plugins"]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == [
-        "NAME", "DISTRIBUTION", "VERSION", "CONTRACTS", "STATUS", "REASON",
+        "NAME",
+        "DISTRIBUTION",
+        "VERSION",
+        "CONTRACTS",
+        "STATUS",
+        "REASON",
     ]
     assert "kv_redis" in table
     assert main(["plugins", "--json"]) == 0

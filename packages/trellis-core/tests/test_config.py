@@ -8,7 +8,10 @@ from trellis.core import Config, ConfigurationError
 def test_defaults_load_everything_and_monitor():
     config = Config.load({}, {})
     assert (config.allow, config.deny, config.strict, config.monitor) == (
-        None, frozenset(), False, True,
+        None,
+        frozenset(),
+        False,
+        True,
     )
     assert config.allows("anything")
 

@@ -20,8 +20,13 @@ def test_invalid_contracts_are_refused(name, version):
 
 @pytest.mark.parametrize(
     ("version", "spec", "expected"),
-    [("1.4.0", ">=1.2,<2", True), ("2.0.0", ">=1.2,<2", False), ("1.0.0", "~=1.0", True),
-     ("1.1.0", "==1.0.*", False), ("2.0.0rc1", ">=2.0.0rc1", True)],
+    [
+        ("1.4.0", ">=1.2,<2", True),
+        ("2.0.0", ">=1.2,<2", False),
+        ("1.0.0", "~=1.0", True),
+        ("1.1.0", "==1.0.*", False),
+        ("2.0.0rc1", ">=2.0.0rc1", True),
+    ],
 )
 def test_ranges(version, spec, expected):
     assert satisfies(version, parse_range("c", spec)) is expected

@@ -28,8 +28,14 @@ def test_failing_check_turns_health_503(django_client, trellis_register, make_mo
     response = django_client.get("/health")
     assert response.status_code == 503
     disk = next(c for c in response.json()["checks"] if c["name"] == "disk")
-    assert disk == {"name": "disk", "plugin": "disk", "status": "fail", "message": "disk full",
-                    "duration_ms": disk["duration_ms"], "details": {"free_bytes": 0}}
+    assert disk == {
+        "name": "disk",
+        "plugin": "disk",
+        "status": "fail",
+        "message": "disk full",
+        "duration_ms": disk["duration_ms"],
+        "details": {"free_bytes": 0},
+    }
 
 
 def test_health_only_and_unknown_check(django_client):
@@ -47,12 +53,23 @@ def test_health_refuses_writes(django_client):
 
 
 def test_dashboard_shows_plugins_hooks_and_health(django_client, trellis_register, make_module):
-    trellis_register(make_module("TRELLIS_IMPLEMENTS = {'core': '>=7'}\n"
-                                 "from trellis.core import hookimpl\n"
-                                 "@hookimpl\ndef core_django_apps():\n    return []\n"), "old")
+    trellis_register(
+        make_module(
+            "TRELLIS_IMPLEMENTS = {'core': '>=7'}\n"
+            "from trellis.core import hookimpl\n"
+            "@hookimpl\ndef core_django_apps():\n    return []\n"
+        ),
+        "old",
+    )
     page = django_client.get("/").content.decode()
-    for text in ("trellis-core", "core_django_apps() -&gt; Sequence[str]", "quarantined",
-                 "installed contract &#x27;core&#x27; is version 1.0.0", "Health", "database"):
+    for text in (
+        "trellis-core",
+        "core_django_apps() -&gt; Sequence[str]",
+        "quarantined",
+        "installed contract &#x27;core&#x27; is version 1.0.0",
+        "Health",
+        "database",
+    ):
         assert text in page, text
 
 
@@ -61,8 +78,11 @@ def test_dashboard_shows_plugins_hooks_and_health(django_client, trellis_registe
     [
         ("core_django_apps", "[3]", "returned 3 from core_django_apps; expected dotted paths"),
         ("core_settings_defaults", "{'lower': 1}", "Django setting names are upper case"),
-        ("core_django_middleware", "1/0", "plugin 'bad' failed in core_django_middleware: "
-                                          "ZeroDivisionError"),
+        (
+            "core_django_middleware",
+            "1/0",
+            "plugin 'bad' failed in core_django_middleware: ZeroDivisionError",
+        ),
     ],
 )
 def test_compose_rejects_malformed_contributions(make_module, hook, value, message):
@@ -104,8 +124,11 @@ def test_compose_adds_apps_middleware_and_defaults_without_overriding(make_modul
         assert get_host() is host
 
         other = source.replace("'SHOP_SIZE': 1", "'SHOP_SIZE': 2")
-        with pytest.raises(Exception, match=r"'shop_plugin' and 'other' give different defaults "
-                                            r"for SHOP_SIZE: 1 vs 2"):
+        with pytest.raises(
+            Exception,
+            match=r"'shop_plugin' and 'other' give different defaults "
+            r"for SHOP_SIZE: 1 vs 2",
+        ):
             compose({}, plugins=[make_module(source, "shop_plugin"), make_module(other, "other")])
     finally:
         set_host(previous)

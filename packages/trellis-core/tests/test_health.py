@@ -13,13 +13,14 @@ def broken():
 
 @hookimpl
 def core_health_checks():
-    return [HealthCheck("cache", broken), HealthCheck("queue", lambda: HealthResult("warn", "slow"))]
+    slow = HealthResult("warn", "slow")
+    return [HealthCheck("cache", broken), HealthCheck("queue", lambda: slow)]
 """
 
 
 def test_report_runs_every_check_and_keeps_the_worst_status(trellis_host, make_module):
     trellis_host.register(make_module(CHECKS), "checks")
-    report = trellis_host and run_health_checks(trellis_host)
+    report = run_health_checks(trellis_host)
     by_name = {c.name: c for c in report.checks}
     assert report.status == "fail"
     assert by_name["cache"].status == "fail"

@@ -40,14 +40,13 @@ def host(trellis_host, make_module):
 
 def test_hook_core_django_apps(host):
     assert dict(host.collect_by_plugin("core_django_apps")) == {
-        "core": ["trellis.core.django"], "shop": ["shop"],
+        "core": ["trellis.core.django"],
+        "shop": ["shop"],
     }
 
 
 def test_hook_core_django_middleware(host):
-    assert host.collect_by_plugin("core_django_middleware") == [
-        ("shop", ["shop.middleware.Audit"])
-    ]
+    assert host.collect_by_plugin("core_django_middleware") == [("shop", ["shop.middleware.Audit"])]
 
 
 def test_hook_core_settings_defaults(host):

@@ -186,8 +186,11 @@ def test_unknown_selection_names_source_and_lists_the_choices(kv):
         discover=False,
         plugins=[kv("memory"), kv("redis")],
     )
-    with pytest.raises(UnknownProvider, match=r"TRELLIS_KV_PROVIDER selects provider 's3'.*"
-                       r"available: memory, redis"):
+    with pytest.raises(
+        UnknownProvider,
+        match=r"TRELLIS_KV_PROVIDER selects provider 's3'.*"
+        r"available: memory, redis",
+    ):
         host.call("kv_get", key="a")
 
 

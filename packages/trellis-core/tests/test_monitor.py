@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from trellis.core import Monitor
 from trellis.core.testing import isolated_host
 
@@ -36,10 +38,8 @@ def test_timed_wrapper_counts_failures_and_keeps_the_signature():
         raise ValueError(key)
 
     timed = monitor.timed("kv_get", "p", impl)
-    try:
+    with pytest.raises(ValueError, match="x"):
         timed("x")
-    except ValueError:
-        pass
     assert monitor.impl_stats()[("kv_get", "p")].calls == 1
     import inspect
 

@@ -4,9 +4,9 @@ import pytest
 
 pytest.importorskip("django", reason="install trellis-core[django] to run the Django tests")
 
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured
 
-from trellis.core.django import EMBEDDED_SECRET_KEY, database_from_env, profile_settings  # noqa: E402
+from trellis.core.django import EMBEDDED_SECRET_KEY, database_from_env, profile_settings
 
 GOOD_SECRET = "kq3-Zr8v_Lp2wNx7Yb4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4Ty7Ui1Op3As6Df9Gh"
 
@@ -27,7 +27,12 @@ def test_database_url_selects_postgres(tmp_path):
         data_dir=tmp_path, environ={"DATABASE_URL": "postgres://app@db.internal:5433/trellis"}
     )
     assert db["ENGINE"] == "django.db.backends.postgresql"
-    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.internal", 5433, "trellis", "app")
+    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == (
+        "db.internal",
+        5433,
+        "trellis",
+        "app",
+    )
     assert db["CONN_MAX_AGE"] == 600 and db["CONN_HEALTH_CHECKS"] is True
 
 
@@ -40,14 +45,18 @@ def test_bad_database_url_names_the_scheme_only(tmp_path):
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "a"},
-         "DJANGO_DEBUG is on"),
+        (
+            {"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "a"},
+            "DJANGO_DEBUG is on",
+        ),
         ({"DJANGO_ALLOWED_HOSTS": "a"}, "DJANGO_SECRET_KEY is unset"),
         ({"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "a"}, "shorter than 50"),
         ({"DJANGO_SECRET_KEY": GOOD_SECRET}, "DJANGO_ALLOWED_HOSTS is empty"),
         ({"DJANGO_SECRET_KEY": "p" * 64, "DJANGO_ALLOWED_HOSTS": "a"}, "DJANGO_SECRET_KEY is"),
-        ({"DJANGO_SECRET_KEY": "django-insecure-" + GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "a"},
-         "DJANGO_SECRET_KEY is"),
+        (
+            {"DJANGO_SECRET_KEY": "django-insecure-" + GOOD_SECRET, "DJANGO_ALLOWED_HOSTS": "a"},
+            "DJANGO_SECRET_KEY is",
+        ),
     ],
 )
 def test_production_refuses_unsafe_settings(tmp_path, environ, message):
@@ -59,8 +68,11 @@ def test_production_refuses_unsafe_settings(tmp_path, environ, message):
 def test_production_turns_on_https_settings(tmp_path):
     settings = profile_settings(
         data_dir=tmp_path,
-        environ={"TRELLIS_PROFILE": "production", "DJANGO_SECRET_KEY": GOOD_SECRET,
-                 "DJANGO_ALLOWED_HOSTS": "hq.example.org, api.example.org"},
+        environ={
+            "TRELLIS_PROFILE": "production",
+            "DJANGO_SECRET_KEY": GOOD_SECRET,
+            "DJANGO_ALLOWED_HOSTS": "hq.example.org, api.example.org",
+        },
     )
     assert settings["DEBUG"] is False
     assert settings["ALLOWED_HOSTS"] == ["hq.example.org", "api.example.org"]

@@ -16,13 +16,16 @@ import pytest
 
 from trellis.core.testing import require_service
 
-POSTGRES_URL = os.environ.get("TRELLIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "TRELLIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def hq_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """A clean environment for an hq process: no inherited TRELLIS_/DJANGO_/DATABASE_ values."""
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("TRELLIS_", "DJANGO_", "DATABASE_URL"))
     }
     env.update(TRELLIS_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", **extra)
@@ -32,8 +35,12 @@ def hq_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``python -m hq <args>`` and return the finished process."""
     return subprocess.run(
-        [sys.executable, "-m", "hq", *args], env=env, capture_output=True, text=True,
-        check=check, timeout=120,
+        [sys.executable, "-m", "hq", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
     )
 
 
@@ -61,15 +68,30 @@ def start_server(env: dict[str, str]) -> Server:
     """Start hq under gunicorn on a free loopback port and wait until /health answers."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "hq.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
-         "--access-logfile", "-"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "hq.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+            "--access-logfile",
+            "-",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     server = Server(f"http://127.0.0.1:{port}", env, process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"hq exited early:\n{process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(
+                f"hq exited early:\n{process.stdout.read() if process.stdout else ''}"
+            )
         try:
             server.get("/health")
             return server

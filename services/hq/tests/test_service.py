@@ -19,8 +19,15 @@ def test_dashboard_is_the_home_page(embedded_server):
     status, body, headers = embedded_server.get("/")
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
-    for text in ("Embedded profile", "trellis-core", "core_health_checks", "database",
-                 'id="plugins"', 'id="hooks"', 'id="health"'):
+    for text in (
+        "Embedded profile",
+        "trellis-core",
+        "core_health_checks",
+        "database",
+        'id="plugins"',
+        'id="hooks"',
+        'id="health"',
+    ):
         assert text in body, text
 
 
@@ -29,7 +36,8 @@ def test_health_is_json_for_load_balancers(embedded_server):
     report = json.loads(body)
     assert status == 200 and report["status"] == "ok"
     assert {c["name"]: c["status"] for c in report["checks"]} == {
-        "plugins": "ok", "database": "ok",
+        "plugins": "ok",
+        "database": "ok",
     }
     status, body, _ = embedded_server.get("/health?only=database")
     assert [c["name"] for c in json.loads(body)["checks"]] == ["database"]
@@ -60,8 +68,12 @@ def test_demo_admin_prints_working_credentials(hq, tmp_path):
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-c", script], env={**env, "DJANGO_SETTINGS_MODULE": "hq.settings"},
-                   check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DJANGO_SETTINGS_MODULE": "hq.settings"},
+        check=True,
+        timeout=60,
+    )
     assert "demo admin reset" in hq.manage(env, "trellis_demo_admin").stdout
 
 
@@ -73,11 +85,14 @@ def test_production_profile_refuses_unsafe_settings(hq, tmp_path):
 
 
 def test_production_profile_passes_check_deploy(hq, tmp_path):
-    result = hq.manage(hq.env(tmp_path, **PRODUCTION), "check", "--deploy", "--fail-level", "WARNING",
-                    check=False)
+    result = hq.manage(
+        hq.env(tmp_path, **PRODUCTION), "check", "--deploy", "--fail-level", "WARNING", check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
-    assert hq.manage(hq.env(tmp_path, **PRODUCTION), "trellis_demo_admin", check=False).returncode != 0
+    assert (
+        hq.manage(hq.env(tmp_path, **PRODUCTION), "trellis_demo_admin", check=False).returncode != 0
+    )
 
 
 def test_strict_mode_blocks_start_up_on_a_quarantined_plugin(hq, tmp_path):

@@ -31,6 +31,7 @@ __all__ = [
     "PROJECT_NAME",
     "CallStats",
     "CheckOutcome",
+    "Config",
     "ConfigurationError",
     "Contract",
     "ContractError",

@@ -30,7 +30,7 @@ def core_health_checks() -> Sequence[HealthCheck]:
 def _database_check() -> HealthResult:
     from django.db import connections
 
-    vendors = {}
+    vendors: dict[str, object] = {}
     for alias in connections:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")

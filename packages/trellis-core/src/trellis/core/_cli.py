@@ -63,8 +63,13 @@ def _hooks(host: Host, *, as_json: bool) -> int:
             mark = "*" if impl.selected else ""
             names.append(f"{impl.plugin}{mark}{' (wrapper)' if impl.wrapper else ''}")
         rows.append(
-            (h.name, f"{h.contract} {h.contract_version}", h.kind, ", ".join(names) or "-",
-             str(h.calls))
+            (
+                h.name,
+                f"{h.contract} {h.contract_version}",
+                h.kind,
+                ", ".join(names) or "-",
+                str(h.calls),
+            )
         )
     _table(rows)
     print("* selected provider")

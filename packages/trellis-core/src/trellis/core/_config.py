@@ -89,8 +89,12 @@ class Config:
                     providers[contract] = value.strip()
                     sources[contract] = key
         return cls(
-            allow=allow, deny=deny, strict=strict, monitor=monitor,
-            providers=providers, sources=sources,
+            allow=allow,
+            deny=deny,
+            strict=strict,
+            monitor=monitor,
+            providers=providers,
+            sources=sources,
         )
 
     def allows(self, name: str) -> bool:

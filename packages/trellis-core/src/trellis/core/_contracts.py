@@ -1,4 +1,4 @@
-"""Versioned contracts: a hookspec module declares one, a plugin declares the ranges it implements."""
+"""Versioned contracts: hookspec modules declare one, plugins the ranges they implement."""
 
 from __future__ import annotations
 

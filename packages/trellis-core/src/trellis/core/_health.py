@@ -69,9 +69,12 @@ def run_health_checks(host: Host, only: str | None = None) -> HealthReport:
         if check.name in seen:
             outcomes.append(
                 CheckOutcome(
-                    check.name, plugin, "fail",
+                    check.name,
+                    plugin,
+                    "fail",
                     f"duplicate check name: plugins {seen[check.name]!r} and {plugin!r} "
-                    "both contribute it", 0.0,
+                    "both contribute it",
+                    0.0,
                 )
             )
             continue
@@ -84,7 +87,11 @@ def run_health_checks(host: Host, only: str | None = None) -> HealthReport:
         elapsed = (perf_counter_ns() - start) / 1e6
         outcomes.append(
             CheckOutcome(
-                check.name, plugin, result.status, result.message, round(elapsed, 3),
+                check.name,
+                plugin,
+                result.status,
+                result.message,
+                round(elapsed, 3),
                 dict(result.details),
             )
         )

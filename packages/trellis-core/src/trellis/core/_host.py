@@ -235,12 +235,15 @@ class Host:
                 )
             hookcaller = getattr(self._pm.hook, hook)
             is_wrapper = bool(opts.get("wrapper") or opts.get("hookwrapper"))
-            if self._is_provider_hook(hookcaller) and not is_wrapper:
-                if contract_name not in candidate.provides:
-                    raise _Quarantine(
-                        f"implements provider hook {hook!r} but does not name itself a provider:"
-                        f" add TRELLIS_PROVIDES = {{{contract_name!r}: '<provider name>'}}"
-                    )
+            if (
+                self._is_provider_hook(hookcaller)
+                and not is_wrapper
+                and contract_name not in candidate.provides
+            ):
+                raise _Quarantine(
+                    f"implements provider hook {hook!r} but does not name itself a provider:"
+                    f" add TRELLIS_PROVIDES = {{{contract_name!r}: '<provider name>'}}"
+                )
             impls[attr] = hook
         for contract_name, provider in candidate.provides.items():
             for record in self._records.values():
@@ -393,7 +396,8 @@ class Host:
                 f"not implement {hook!r}"
             )
         others = [
-            self._pm.get_plugin(name) for name in self.providers(contract).values()
+            self._pm.get_plugin(name)
+            for name in self.providers(contract).values()
             if name != plugin_name
         ]
         return self._pm.subset_hook_caller(hook, others)
@@ -550,9 +554,7 @@ def _signature(function: Any) -> str:
 
     parameters = [p.replace(annotation=raw(p.annotation)) for p in signature.parameters.values()]
     return str(
-        signature.replace(
-            parameters=parameters, return_annotation=raw(signature.return_annotation)
-        )
+        signature.replace(parameters=parameters, return_annotation=raw(signature.return_annotation))
     )
 
 

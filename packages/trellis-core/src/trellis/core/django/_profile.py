@@ -14,9 +14,7 @@ EMBEDDED_SECRET_KEY = "trellis-embedded-profile-not-secret"  # noqa: S105 - refu
 PROFILES = ("embedded", "production")
 
 
-def profile_settings(
-    *, data_dir: Path, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Settings that depend on the deployment profile (``TRELLIS_PROFILE``).
 
     ``embedded`` (default): DEBUG on, SQLite in WAL mode under ``data_dir``, listening on
@@ -112,9 +110,7 @@ def database_from_env(
         }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         options = dict(config.get("OPTIONS", {}))
-        options.setdefault(
-            "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-        )
+        options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
         options.setdefault("transaction_mode", "IMMEDIATE")
         config["OPTIONS"] = options
     return config

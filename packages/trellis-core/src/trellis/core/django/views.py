@@ -43,8 +43,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         except ProviderError as exc:
             selected, problem = "", str(exc)
         providers.append(
-            {"contract": contract, "available": sorted(available), "selected": selected,
-             "problem": problem}
+            {
+                "contract": contract,
+                "available": sorted(available),
+                "selected": selected,
+                "problem": problem,
+            }
         )
     plugins = host.plugins()
     context = {

@@ -9,9 +9,9 @@ register = template.Library()
 
 @register.filter
 def micros(total_ns: int, calls: int) -> str:
-    """Mean microseconds per call, or an en dash when never called."""
+    """Mean microseconds per call, or a dash when never called."""
     if not calls:
-        return "–"
+        return "-"
     return f"{total_ns / calls / 1000:.1f}"
 
 

@@ -24,7 +24,8 @@ class Command(BaseCommand):
             )
         password = secrets.token_urlsafe(12)
         user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(**{user_model.USERNAME_FIELD: username})
+        lookup: dict[str, Any] = {user_model.USERNAME_FIELD: username}
+        user, created = user_model.objects.get_or_create(**lookup)
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
