@@ -75,3 +75,39 @@ def test_configuration_errors_exit_1_with_the_message(monkeypatch, capsys):
         assert "TRELLIS_STRICT must be a boolean" in capsys.readouterr().err
     finally:
         set_host(previous)
+
+
+def test_django_settings_module_applies_its_trellis_setting(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("django", reason="install trellis-core[django] to run the Django tests")
+    (tmp_path / "cli_settings.py").write_text(
+        "from trellis.core.django import compose\n"
+        "SECRET_KEY = 'cli-test'\nINSTALLED_APPS = []\n"
+        "TRELLIS = {'DENY': ['core']}\ncompose(globals())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env.update(DJANGO_SETTINGS_MODULE="cli_settings", PYTHONPATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "trellis.core", "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    records = {r["name"]: r for r in json.loads(result.stdout)}
+    assert records["core"]["status"] == "disabled"
+    env["DJANGO_SETTINGS_MODULE"] = "missing_settings_module"
+    failed = subprocess.run(
+        [sys.executable, "-m", "trellis.core", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1
+    assert "DJANGO_SETTINGS_MODULE='missing_settings_module' could not be loaded" in failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -124,6 +124,9 @@ def test_compose_adds_apps_middleware_and_defaults_without_overriding(make_modul
         assert get_host() is host
 
         other = source.replace("'SHOP_SIZE': 1", "'SHOP_SIZE': 2")
+        chosen = {"SHOP_SIZE": 3}
+        compose(chosen, plugins=[make_module(source, "shop_plugin"), make_module(other, "other")])
+        assert chosen["SHOP_SIZE"] == 3
         with pytest.raises(
             Exception,
             match=r"'shop_plugin' and 'other' give different defaults "

@@ -59,3 +59,19 @@ def test_check_names_are_validated():
     with pytest.raises(TrellisError, match="health check name 'Bad Name'"):
         HealthCheck("Bad Name", lambda: None)
     assert HealthResult().status == "ok"
+
+
+def test_a_plugin_whose_check_list_fails_is_reported_not_raised(trellis_host, make_module):
+    trellis_host.register(
+        make_module(
+            "from trellis.core import hookimpl\nTRELLIS_IMPLEMENTS = {'core': '>=1,<2'}\n"
+            "@hookimpl\ndef core_health_checks():\n    raise RuntimeError('no config')\n"
+        ),
+        "flaky",
+    )
+    report = run_health_checks(trellis_host)
+    [outcome] = [c for c in report.checks if c.plugin == "flaky"]
+    assert outcome.status == "fail"
+    assert outcome.name == "flaky"
+    assert "core_health_checks" in outcome.message
+    assert "RuntimeError: no config" in outcome.message

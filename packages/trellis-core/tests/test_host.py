@@ -267,3 +267,54 @@ def test_unregister_removes_contributions(trellis_host, make_module):
     trellis_host.unregister("temp")
     assert ["temp"] not in trellis_host.collect("core_django_apps")
     assert "temp" not in [r.name for r in trellis_host.plugins()]
+
+
+def test_in_process_plugins_load_as_one_batch_whatever_their_order(kv):
+    provider = kv("memory")
+    definer_last = isolated_host(provider, providers={"kv": "memory"})
+    assert definer_last.call("kv_get", key="a") == "memory:a"
+
+
+def test_optional_hook_of_absent_contract_is_kept_with_monitoring_on(make_module, kv):
+    source = (
+        "from trellis.core import hookimpl\nTRELLIS_IMPLEMENTS = {'core': '>=1,<2', 'kv': '>=1'}\n"
+        "@hookimpl\ndef core_django_apps():\n    return []\n"
+        "@hookimpl(optionalhook=True)\ndef kv_observers():\n    return 'early'\n"
+    )
+    for monitor in (True, False):
+        host = isolated_host(make_module(source, "early"), monitor=monitor)
+        host.register(kv("memory"))
+        assert host.collect("kv_observers") == ["early"], f"monitor={monitor}"
+
+
+def test_selection_made_in_code_is_not_blamed_on_the_environment(kv):
+    host = isolated_host(kv("memory"), providers={"kv": "s3"})
+    with pytest.raises(UnknownProvider) as info:
+        host.call("kv_get", key="a")
+    assert "TRELLIS_KV_PROVIDER selects" not in str(info.value)
+    assert "Config.providers['kv'] selects provider 's3'" in str(info.value)
+
+
+def test_unknown_provider_mentions_plugins_that_failed_to_import(kv):
+    from trellis.core._loader import Candidate
+
+    def broken():
+        raise ImportError("boto3 is not installed")
+
+    host = isolated_host(kv("memory"), providers={"kv": "s3"})
+    host._load([Candidate("blobs_s3", "trellis.kv.s3", broken)])
+    with pytest.raises(UnknownProvider, match=r"failed to import: 'blobs_s3'"):
+        host.call("kv_get", key="a")
+
+
+def test_allow_list_does_not_drop_built_ins():
+    host = create_host(Config(allow=frozenset({"shop"})), discover=False)
+    assert [(r.name, r.status) for r in host.plugins()] == [("core", "active")]
+    denied = create_host(Config(deny=frozenset({"core"})), discover=False)
+    assert [(r.name, r.status) for r in denied.plugins()] == [("core", "disabled")]
+
+
+def test_declared_range_is_checked_even_without_implementations(trellis_host, make_module):
+    record = trellis_host.register(make_module("TRELLIS_IMPLEMENTS = {'core': '>=2,<3'}"), "idle")
+    assert record.status == "quarantined"
+    assert "'>=2,<3'" in record.reason and "version 1.0.0" in record.reason

@@ -16,6 +16,7 @@ from ._errors import (
     ProviderError,
     ProviderNotSelected,
     TrellisError,
+    UnknownCheck,
     UnknownProvider,
 )
 from ._global import get_host, set_host
@@ -48,6 +49,7 @@ __all__ = [
     "ProviderError",
     "ProviderNotSelected",
     "TrellisError",
+    "UnknownCheck",
     "UnknownProvider",
     "UrlMount",
     "create_host",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from ._errors import TrellisError
 from ._global import get_host
 from ._host import Host
+from ._loader import describe_exception
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("check", help="exit non-zero on any quarantined plugin or contract problem")
     args = parser.parse_args(argv)
     try:
+        _setup_django()
         host = get_host()
     except TrellisError as exc:
         print(f"trellis: {exc}", file=sys.stderr)
@@ -34,6 +37,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "hooks":
         return _hooks(host, as_json=args.json)
     return _check(host)
+
+
+def _setup_django() -> None:
+    """With ``DJANGO_SETTINGS_MODULE`` set, load it so its ``TRELLIS`` setting applies.
+
+    A settings module that calls ``compose()`` installs the host the service itself uses.
+    """
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return
+    try:
+        import django
+    except ImportError:
+        return
+    try:
+        django.setup()
+    except Exception as exc:
+        module = os.environ["DJANGO_SETTINGS_MODULE"]
+        raise TrellisError(
+            f"DJANGO_SETTINGS_MODULE={module!r} could not be loaded: {describe_exception(exc)}"
+        ) from exc
 
 
 def _plugins(host: Host, *, as_json: bool) -> int:

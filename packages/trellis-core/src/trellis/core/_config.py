@@ -16,7 +16,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 _KNOWN_KEYS = {"ALLOW", "DENY", "STRICT", "MONITOR", "PROVIDERS"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Config:
     """What the plugin host loads and how.
 

@@ -15,7 +15,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Contract:
     """The versioned interface defined by one hookspec module.
 

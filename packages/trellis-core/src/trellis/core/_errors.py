@@ -19,6 +19,10 @@ class PluginLoadError(TrellisError):
     """A plugin could not be loaded; raised only where quarantine is not wanted (strict mode)."""
 
 
+class UnknownCheck(TrellisError):
+    """``/health?only=<name>`` names no health check."""
+
+
 class ProviderError(TrellisError):
     """A provider hook could not be routed to exactly one selected provider."""
 

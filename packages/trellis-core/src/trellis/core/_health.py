@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
-from ._errors import TrellisError
+from ._errors import UnknownCheck
 from ._loader import describe_exception
 from ._types import HealthCheck, HealthResult, HealthStatus
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _RANK: dict[HealthStatus, int] = {"ok": 0, "warn": 1, "fail": 2}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CheckOutcome:
     """The result of one health check run."""
 
@@ -29,7 +29,7 @@ class CheckOutcome:
     details: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class HealthReport:
     """All checks run, with the worst status as the overall one."""
 
@@ -44,9 +44,24 @@ class HealthReport:
 def health_checks(host: Host) -> list[tuple[str, HealthCheck]]:
     """``(plugin, check)`` for every contributed check, plus the host's own ``plugins`` check."""
     found: list[tuple[str, HealthCheck]] = [("core", HealthCheck("plugins", _plugins_check(host)))]
-    for plugin, checks in host.collect_by_plugin("core_health_checks"):
-        found.extend((plugin, check) for check in checks)
+    for plugin, checks in host.collect_by_plugin("core_health_checks", return_exceptions=True):
+        try:
+            if isinstance(checks, Exception):
+                raise checks
+            contributed = list(checks)
+            bad = [c for c in contributed if not isinstance(c, HealthCheck)]
+            if bad:
+                raise TypeError(f"expected HealthCheck objects, got {bad[0]!r}")
+        except Exception as exc:
+            found.append((plugin, HealthCheck(plugin, _failed(plugin, exc))))
+            continue
+        found.extend((plugin, check) for check in contributed)
     return found
+
+
+def _failed(plugin: str, exc: Exception) -> Callable[[], HealthResult]:
+    message = f"plugin {plugin!r} failed in core_health_checks: {describe_exception(exc)}"
+    return lambda: HealthResult("fail", message)
 
 
 def run_health_checks(host: Host, only: str | None = None) -> HealthReport:
@@ -54,14 +69,14 @@ def run_health_checks(host: Host, only: str | None = None) -> HealthReport:
 
     A check that raises is reported as ``fail`` with the exception's type and message.
 
-    :raises TrellisError: ``only`` names no check; the message lists the names.
+    :raises UnknownCheck: ``only`` names no check; the message lists the names.
     """
     checks = health_checks(host)
     if only is not None:
         selected = [(p, c) for p, c in checks if c.name == only]
         if not selected:
             names = ", ".join(sorted({c.name for _, c in checks}))
-            raise TrellisError(f"no health check named {only!r}; checks: {names}")
+            raise UnknownCheck(f"no health check named {only!r}; checks: {names}")
         checks = selected
     outcomes: list[CheckOutcome] = []
     seen: dict[str, str] = {}

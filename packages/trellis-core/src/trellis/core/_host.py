@@ -42,15 +42,21 @@ class _Quarantine(Exception):
 
 
 class _MonitoredPlugin:
-    """Stands in for a plugin in pluggy so every implementation call is timed."""
+    """Stands in for a plugin in pluggy so extension-hook implementation calls are timed.
 
-    def __init__(self, plugin: Any, name: str, impls: dict[str, str], monitor: Monitor) -> None:
+    Wrappers (generators) are timed only as part of the hook call; provider-hook
+    implementations are timed once by :meth:`Host.call`, which knows the one that answers.
+    """
+
+    def __init__(
+        self, plugin: Any, name: str, impls: dict[str, str], untimed: set[str], monitor: Monitor
+    ) -> None:
         self.trellis_plugin = plugin
         for attr, hook in impls.items():
             function = getattr(plugin, attr)
             opts = getattr(function, f"{PROJECT_NAME}_impl", {})
-            if opts.get("wrapper") or opts.get("hookwrapper"):
-                setattr(self, attr, function)  # generators: timed as part of the hook call
+            if opts.get("wrapper") or opts.get("hookwrapper") or hook in untimed:
+                setattr(self, attr, function)
             else:
                 setattr(self, attr, monitor.timed(hook, name, function))
 
@@ -75,7 +81,8 @@ class Host:
         self._contracts: dict[str, Contract] = {}
         self._spec_modules: dict[str, ModuleType] = {}
         self._hook_contract: dict[str, str] = {}
-        self._callers: dict[str, pluggy.HookCaller] = {}
+        self._callers: dict[str, tuple[pluggy.HookCaller, list[int], list[int]]] = {}
+        self._monitoring = self.monitor.enabled
         self._add_specs(core_hookspecs)
 
     # -- loading -----------------------------------------------------------------------------
@@ -114,13 +121,15 @@ class Host:
                 self._quarantine(
                     candidate,
                     f"name {candidate.name!r} is already used by module {other.module!r}"
-                    f" ({other.distribution or 'not installed'}); rename one entry point",
+                    f" ({other.distribution or 'not installed'}); give one of them another "
+                    "entry-point or registration name",
                 )
                 continue
-            if not self.config.allows(candidate.name):
+            denied = candidate.name in self.config.deny
+            if denied or not (candidate.builtin or self.config.allows(candidate.name)):
                 why = (
                     "listed in the deny setting (TRELLIS_PLUGINS_DENY / TRELLIS['DENY'])"
-                    if candidate.name in self.config.deny
+                    if denied
                     else "not in the allow setting (TRELLIS_PLUGINS_ALLOW / TRELLIS['ALLOW'])"
                 )
                 self._records[candidate.name] = self._record(candidate, "disabled", why)
@@ -164,7 +173,8 @@ class Host:
             if failed:
                 lines = "\n".join(f"  - {r.name}: {r.reason}" for r in failed)
                 raise PluginLoadError(
-                    f"strict mode (TRELLIS_STRICT) refuses to start with quarantined plugins:\n"
+                    "strict mode (TRELLIS_STRICT / TRELLIS['STRICT']) refuses to start with "
+                    f"quarantined plugins:\n"
                     f"{lines}"
                 )
 
@@ -202,6 +212,17 @@ class Host:
     def _check_impls(self, candidate: Candidate) -> dict[str, str]:
         """Check every implementation against its contract; return ``{attribute: hook}``."""
         obj = candidate.obj
+        # Every declared range of an installed contract is checked, implemented or not: a
+        # plugin that only calls a contract (or implements it later) still relies on it.
+        for contract_name, spec_range in candidate.implements.items():
+            installed = self._contracts.get(contract_name)
+            if installed is not None and not satisfies(installed.version, spec_range):
+                raise _Quarantine(
+                    f"{candidate.label} implements contract {contract_name!r} "
+                    f"{candidate.implements_text[contract_name]!r}, but the installed contract "
+                    f"{contract_name!r} is version {installed.version}; upgrade the plugin or "
+                    f"install a {contract_name!r} contract it supports"
+                )
         impls: dict[str, str] = {}
         for attr in dir(obj):
             opts = self._pm.parse_hookimpl_opts(obj, attr)
@@ -211,6 +232,7 @@ class Host:
             contract_name = self._hook_contract.get(hook)
             if contract_name is None:
                 if opts.get("optionalhook"):
+                    impls[attr] = hook  # kept: pluggy calls it once the contract is installed
                     continue
                 raise _Quarantine(
                     f"implements {hook!r}, which no installed contract defines"
@@ -225,13 +247,6 @@ class Host:
                     f"does not declare a range for it: add "
                     f"TRELLIS_IMPLEMENTS = {{{contract_name!r}: '>={contract.version},<"
                     f"{int(contract.version.split('.')[0]) + 1}'}}"
-                )
-            if not satisfies(contract.version, spec_range):
-                raise _Quarantine(
-                    f"{candidate.label} implements contract {contract_name!r} "
-                    f"{candidate.implements_text[contract_name]!r}, but the installed contract "
-                    f"{contract_name!r} is version {contract.version}; upgrade the plugin or "
-                    f"install a {contract_name!r} contract it supports"
                 )
             hookcaller = getattr(self._pm.hook, hook)
             is_wrapper = bool(opts.get("wrapper") or opts.get("hookwrapper"))
@@ -256,8 +271,14 @@ class Host:
 
     def _register(self, candidate: Candidate, impls: dict[str, str]) -> None:
         target = candidate.obj
-        if self.monitor.enabled and impls:
-            target = _MonitoredPlugin(candidate.obj, candidate.name, impls, self.monitor)
+        if self._monitoring and impls:
+            providers = {
+                hook
+                for hook in impls.values()
+                if hook in self._hook_contract
+                and self._is_provider_hook(getattr(self._pm.hook, hook))
+            }
+            target = _MonitoredPlugin(candidate.obj, candidate.name, impls, providers, self.monitor)
         try:
             self._pm.register(target, name=candidate.name)
         except (pluggy.PluginValidationError, ValueError) as exc:
@@ -307,21 +328,25 @@ class Host:
         :raises UnknownProvider: the selected provider is not installed or was quarantined.
         """
         try:
-            caller = self._callers[hook]
+            caller, hook_counter, impl_counter = self._callers[hook]
         except KeyError:
-            caller = self._callers[hook] = self._provider_caller(hook)
-        if not self.monitor.enabled:
+            caller, hook_counter, impl_counter = self._callers[hook] = self._provider_caller(hook)
+        if not self._monitoring:
             return caller(**kwargs)
         start = perf_counter_ns()
         try:
             return caller(**kwargs)
         finally:
-            self.monitor.record_hook(hook, perf_counter_ns() - start)
+            elapsed = perf_counter_ns() - start
+            hook_counter[0] += 1
+            hook_counter[1] += elapsed
+            impl_counter[0] += 1
+            impl_counter[1] += elapsed
 
     def collect(self, hook: str, /, **kwargs: Any) -> list[Any]:
         """Call extension hook ``hook`` on every active plugin; results in pluggy call order."""
         caller = self._extension_caller(hook)
-        if not self.monitor.enabled:
+        if not self._monitoring:
             return list(caller(**kwargs))
         start = perf_counter_ns()
         try:
@@ -329,11 +354,16 @@ class Host:
         finally:
             self.monitor.record_hook(hook, perf_counter_ns() - start)
 
-    def collect_by_plugin(self, hook: str, /, **kwargs: Any) -> list[tuple[str, Any]]:
+    def collect_by_plugin(
+        self, hook: str, /, *, return_exceptions: bool = False, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
         """Like :meth:`collect`, but ``(plugin name, result)`` pairs in plugin load order.
 
         Each plugin is called on its own, so wrappers of other plugins do not run; use it for
         start-up work (composition) where who contributed what matters.
+
+        :param return_exceptions: put a failing plugin's exception in its pair instead of
+            raising :class:`TrellisError` naming the plugin.
         """
         caller = self._extension_caller(hook)
         implementers = {impl.plugin_name for impl in caller.get_hookimpls()}
@@ -345,6 +375,9 @@ class Host:
             try:
                 value = self._pm.subset_hook_caller(hook, others)(**kwargs)
             except Exception as exc:
+                if return_exceptions:
+                    results.append((name, exc))
+                    continue
                 raise TrellisError(
                     f"plugin {name!r} failed in {hook}: {describe_exception(exc)}"
                 ) from exc
@@ -376,7 +409,7 @@ class Host:
     def _is_provider_hook(caller: pluggy.HookCaller) -> bool:
         return bool(caller.spec and caller.spec.opts.get("firstresult"))
 
-    def _provider_caller(self, hook: str) -> pluggy.HookCaller:
+    def _provider_caller(self, hook: str) -> tuple[pluggy.HookCaller, list[int], list[int]]:
         caller = self._hookcaller(hook)
         if not self._is_provider_hook(caller):
             raise TrellisError(
@@ -400,7 +433,11 @@ class Host:
             for name in self.providers(contract).values()
             if name != plugin_name
         ]
-        return self._pm.subset_hook_caller(hook, others)
+        return (
+            self._pm.subset_hook_caller(hook, others),
+            self.monitor.hook_counter(hook) if self._monitoring else [0, 0],
+            self.monitor.impl_counter(hook, plugin_name) if self._monitoring else [0, 0],
+        )
 
     # -- providers ----------------------------------------------------------------------------
 
@@ -423,7 +460,7 @@ class Host:
         choices = ", ".join(sorted(available)) or "none installed"
         env_var = f"TRELLIS_{contract.upper()}_PROVIDER"
         selection = self.config.providers.get(contract)
-        source = self.config.sources.get(contract, env_var)
+        source = self.config.sources.get(contract, f"Config.providers[{contract!r}]")
         if selection is None and spec is not None and spec.default_provider:
             selection, source = spec.default_provider, f"the default of contract {contract!r}"
         if selection is None:
@@ -437,6 +474,13 @@ class Host:
                 for r in self._records.values()
                 if r.status != "active" and r.provides.get(contract) == selection
             ]
+            failed_imports = [
+                repr(r.name)
+                for r in self._records.values()
+                if r.status == "quarantined" and r.reason.startswith("import failed")
+            ]
+            if failed_imports:
+                broken.append(f"plugins that failed to import: {', '.join(failed_imports)}")
             extra = f" ({'; '.join(broken)})" if broken else ""
             raise UnknownProvider(
                 f"{source} selects provider {selection!r} for contract {contract!r}, which is "
@@ -585,6 +629,5 @@ def create_host(
         host.load_builtins()
     if discover:
         host.load_entry_points()
-    for plugin in plugins:
-        host.register(plugin)
+    host._load([from_object(plugin) for plugin in plugins])  # one batch: order-free
     return host

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.metadata
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 
@@ -16,11 +16,17 @@ from ._contracts import parse_range
 from ._errors import ContractError
 from ._markers import ENTRY_POINT_GROUP
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+# importlib.metadata (with the email package it parses metadata with) is imported only when
+# discovery runs, so its cost shows up as discovery cost and `import trellis.core` stays light.
+
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (("core", "trellis.core._builtin"),)
 """Built-in plugins, registered by the host factory exactly like installed ones."""
 
 
-@dataclass(slots=True)
+@dataclass
 class Candidate:
     """A plugin about to be loaded: its name, how to import it and its distribution."""
 
@@ -46,13 +52,15 @@ class Candidate:
 
 
 @functools.cache
-def installed_entry_points() -> tuple[importlib.metadata.EntryPoint, ...]:
+def installed_entry_points() -> tuple[EntryPoint, ...]:
     """Entry points of group ``trellis``, scanned once per process and sorted by name."""
-    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINT_GROUP)
     return tuple(sorted(found, key=lambda ep: (ep.name, ep.value)))
 
 
-def from_entry_point(ep: importlib.metadata.EntryPoint) -> Candidate:
+def from_entry_point(ep: EntryPoint) -> Candidate:
     """A candidate for an installed plugin."""
     dist = ep.dist
     return Candidate(
@@ -80,7 +88,9 @@ def from_object(obj: Any, name: str | None = None, *, builtin: bool = False) -> 
 
 def builtin(name: str, module: str) -> Candidate:
     """A candidate for one of :data:`DEFAULT_PLUGINS` (all shipped by trellis-core)."""
-    dist, version = "trellis-core", _version("trellis-core")
+    from ._version import __version__
+
+    dist, version = "trellis-core", __version__
 
     def load() -> Any:
         return importlib.import_module(module)
@@ -89,15 +99,19 @@ def builtin(name: str, module: str) -> Candidate:
 
 
 def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
+        return version(dist)
+    except PackageNotFoundError:
         return None
 
 
 @functools.cache
 def _packages_distributions() -> Mapping[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
 
 
 def _distribution_of(module: str) -> tuple[str | None, str | None]:

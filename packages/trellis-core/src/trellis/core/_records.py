@@ -8,7 +8,7 @@ from typing import Literal
 PluginStatus = Literal["active", "quarantined", "disabled"]
 
 
-@dataclass(slots=True)
+@dataclass
 class PluginRecord:
     """One plugin the host saw, whatever became of it.
 
@@ -34,7 +34,7 @@ class PluginRecord:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Implementer:
     """One implementation of a hook, with its monitoring counters."""
 
@@ -48,7 +48,7 @@ class Implementer:
     selected: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class HookInfo:
     """One hook specification and who implements it, in call order."""
 

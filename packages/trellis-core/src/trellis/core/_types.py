@@ -16,7 +16,7 @@ _CHECK_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 _PREFIX = re.compile(r"^([a-z0-9][a-z0-9_.-]*/)*$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class HealthResult:
     """What a health check found. ``details`` must not contain secrets."""
 
@@ -25,7 +25,7 @@ class HealthResult:
     details: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class HealthCheck:
     """A named check run by the ``/health`` endpoint.
 
@@ -45,7 +45,7 @@ class HealthCheck:
             )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UrlMount:
     """URLs a plugin contributes: ``urlconf`` is included under ``prefix``.
 

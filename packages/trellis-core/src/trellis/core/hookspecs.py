@@ -1,7 +1,8 @@
 """Hooks of the ``core`` contract: what a plugin contributes to the composed service.
 
-Every hook here is an *extension* hook: all active plugins are called and their results
-collected, in plugin load order (built-ins first, then installed plugins by entry-point name).
+Every hook here is an *extension* hook: all active plugins are called. Composition reads the
+results in plugin load order (built-ins first, then installed plugins by entry-point name, then
+plugins handed over in code), which makes INSTALLED_APPS, MIDDLEWARE and URL order stable.
 """
 
 from __future__ import annotations

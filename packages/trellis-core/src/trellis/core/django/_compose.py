@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -37,12 +37,19 @@ def compose(namespace: MutableMapping[str, Any], *, plugins: Iterable[Any] = ())
         )
         defaults: dict[str, tuple[str, Any]] = {}
         for plugin, values in host.collect_by_plugin("core_settings_defaults"):
-            for key, value in dict(values).items():
+            if not isinstance(values, Mapping):
+                raise ImproperlyConfigured(
+                    f"plugin {plugin!r} returned {values!r} from core_settings_defaults; "
+                    "expected a mapping of setting names to default values"
+                )
+            for key, value in values.items():
                 if not key.isupper():
                     raise ImproperlyConfigured(
                         f"plugin {plugin!r} gives a default for {key!r}; "
                         "Django setting names are upper case"
                     )
+                if key in namespace:
+                    continue  # the project's own value wins; no conflict to report
                 if key in defaults and defaults[key][1] != value:
                     raise ImproperlyConfigured(
                         f"plugins {defaults[key][0]!r} and {plugin!r} give different defaults "
@@ -78,7 +85,11 @@ def plugin_urlpatterns() -> list[Any]:
     from django.urls import include, path
 
     patterns: list[Any] = []
-    for plugin, mounts in get_host().collect_by_plugin("core_url_mounts"):
+    try:
+        contributions = get_host().collect_by_plugin("core_url_mounts")
+    except TrellisError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
+    for plugin, mounts in contributions:
         for mount in mounts:
             if not isinstance(mount, UrlMount):
                 raise ImproperlyConfigured(

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .._errors import ProviderError, TrellisError
+from .._errors import ProviderError, UnknownCheck
 from .._global import get_host
 from .._health import run_health_checks
 
@@ -20,7 +20,7 @@ def health(request: HttpRequest) -> JsonResponse:
     only = request.GET.get("only")
     try:
         report = run_health_checks(get_host(), only=only)
-    except TrellisError as exc:
+    except UnknownCheck as exc:
         return JsonResponse(
             {"code": "unknown_check", "message": str(exc), "field": "only"}, status=404
         )

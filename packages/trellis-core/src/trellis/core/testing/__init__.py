@@ -1,4 +1,4 @@
-"""Test helpers for Trellis plugins: isolated hosts and the contract-suite base class.
+"""Test helpers for Trellis plugins: isolated hosts, contract suites, throwaway distributions.
 
 The fixtures (``trellis_host``, ``trellis_register``) come from the pytest plugin that
 trellis-core registers under ``pytest11``; this module needs pytest (the ``testing`` extra).
@@ -6,7 +6,34 @@ trellis-core registers under ``pytest11``; this module needs pytest (the ``testi
 
 from __future__ import annotations
 
+from ._dists import (
+    CommandError,
+    build_wheel,
+    clean_environ,
+    make_overlay_venv,
+    pip_install,
+    pip_uninstall,
+    run_trellis,
+    venv_python,
+    venv_site_packages,
+    write_plugin_project,
+)
 from ._services import in_ci, require_service
 from ._suite import ContractSuite, isolated_host
 
-__all__ = ["ContractSuite", "in_ci", "isolated_host", "require_service"]
+__all__ = [
+    "CommandError",
+    "ContractSuite",
+    "build_wheel",
+    "clean_environ",
+    "in_ci",
+    "isolated_host",
+    "make_overlay_venv",
+    "pip_install",
+    "pip_uninstall",
+    "require_service",
+    "run_trellis",
+    "venv_python",
+    "venv_site_packages",
+    "write_plugin_project",
+]
