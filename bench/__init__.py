@@ -1,0 +1,1 @@
+"""Trellis benchmarks: ``python bench/run.py [AREA ...]`` (see ``bench/_common.py``)."""

@@ -1,0 +1,1 @@
+"""Benchmark areas: each ``<area>.py`` module here exposes ``run() -> list[Record]``."""
