@@ -214,14 +214,14 @@ class Host:
         obj = candidate.obj
         # Every declared range of an installed contract is checked, implemented or not: a
         # plugin that only calls a contract (or implements it later) still relies on it.
-        for contract_name, spec_range in candidate.implements.items():
-            installed = self._contracts.get(contract_name)
-            if installed is not None and not satisfies(installed.version, spec_range):
+        for declared, declared_range in candidate.implements.items():
+            installed = self._contracts.get(declared)
+            if installed is not None and not satisfies(installed.version, declared_range):
                 raise _Quarantine(
-                    f"{candidate.label} implements contract {contract_name!r} "
-                    f"{candidate.implements_text[contract_name]!r}, but the installed contract "
-                    f"{contract_name!r} is version {installed.version}; upgrade the plugin or "
-                    f"install a {contract_name!r} contract it supports"
+                    f"{candidate.label} implements contract {declared!r} "
+                    f"{candidate.implements_text[declared]!r}, but the installed contract "
+                    f"{declared!r} is version {installed.version}; upgrade the plugin or "
+                    f"install a {declared!r} contract it supports"
                 )
         impls: dict[str, str] = {}
         for attr in dir(obj):
