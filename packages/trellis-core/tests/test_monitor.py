@@ -53,3 +53,8 @@ def test_reset_and_mean():
     assert monitor.hook_stats()["h"].mean_us == 2.0
     monitor.reset()
     assert monitor.hook_stats() == {}
+
+
+def test_collect_by_plugin_counts_as_one_hook_call(trellis_host):
+    trellis_host.collect_by_plugin("core_url_mounts")
+    assert trellis_host.monitor.hook_stats()["core_url_mounts"].calls == 1

@@ -366,6 +366,20 @@ class Host:
             raising :class:`TrellisError` naming the plugin.
         """
         caller = self._extension_caller(hook)
+        start = perf_counter_ns()
+        try:
+            return self._collect_each(caller, hook, return_exceptions, kwargs)
+        finally:
+            if self._monitoring:
+                self.monitor.record_hook(hook, perf_counter_ns() - start)
+
+    def _collect_each(
+        self,
+        caller: pluggy.HookCaller,
+        hook: str,
+        return_exceptions: bool,
+        kwargs: dict[str, Any],
+    ) -> list[tuple[str, Any]]:
         implementers = {impl.plugin_name for impl in caller.get_hookimpls()}
         results: list[tuple[str, Any]] = []
         for name, record in self._records.items():

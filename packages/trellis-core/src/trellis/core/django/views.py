@@ -50,6 +50,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "problem": problem,
             }
         )
+    health = run_health_checks(host)  # first, so the hook counters below include this run
     plugins = host.plugins()
     context = {
         "profile": getattr(settings, "TRELLIS_PROFILE", "embedded"),
@@ -61,7 +62,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "contracts": host.contracts().values(),
         "providers": providers,
         "hooks": host.hooks(),
-        "health": run_health_checks(host),
+        "health": health,
         "monitoring": host.monitor.enabled,
     }
     return render(request, "trellis_core/dashboard.html", context)
