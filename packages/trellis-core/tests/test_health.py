@@ -75,3 +75,15 @@ def test_a_plugin_whose_check_list_fails_is_reported_not_raised(trellis_host, ma
     assert outcome.name == "flaky"
     assert "core_health_checks" in outcome.message
     assert "RuntimeError: no config" in outcome.message
+
+
+def test_failing_plugin_with_an_unusual_name_still_gets_a_check(trellis_host, make_module):
+    trellis_host.register(
+        make_module(
+            "from trellis.core import hookimpl\nTRELLIS_IMPLEMENTS = {'core': '>=1,<2'}\n"
+            "@hookimpl\ndef core_health_checks():\n    raise RuntimeError('boom')\n"
+        ),
+        "Shop Plugin",
+    )
+    [outcome] = [c for c in run_health_checks(trellis_host).checks if c.plugin == "Shop Plugin"]
+    assert (outcome.name, outcome.status) == ("shop-plugin", "fail")

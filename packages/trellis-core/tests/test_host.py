@@ -227,9 +227,13 @@ def test_provider_hook_without_provider_name_is_quarantined(kv, make_module):
 
 def test_two_plugins_cannot_share_a_provider_name(kv):
     first, second = kv("memory"), kv("memory")
-    host = isolated_host(first, second, providers={"kv": "memory"})
-    statuses = [r.status for r in host.plugins() if r.name.startswith("kv_memory")]
-    assert statuses == ["active", "quarantined"]
+    host = isolated_host(providers={"kv": "memory"})
+    host.register(first, "memory_one")
+    record = host.register(second, "memory_two")
+    assert record.status == "quarantined"
+    assert "provider name 'memory' for contract 'kv' is already taken by plugin 'memory_one'" in (
+        record.reason
+    )
 
 
 def test_wrappers_of_other_plugins_still_wrap_provider_calls(kv, make_module):
@@ -318,3 +322,13 @@ def test_declared_range_is_checked_even_without_implementations(trellis_host, ma
     record = trellis_host.register(make_module("TRELLIS_IMPLEMENTS = {'core': '>=2,<3'}"), "idle")
     assert record.status == "quarantined"
     assert "'>=2,<3'" in record.reason and "version 1.0.0" in record.reason
+
+
+def test_duplicate_names_in_one_batch_keep_the_first_working(make_module):
+    first = make_module(GOOD, "a.plugin", APP="first")
+    second = make_module(GOOD, "b.plugin", APP="second")
+    host = isolated_host(first, second)
+    statuses = {r.name: r.status for r in host.plugins()}
+    assert statuses["plugin"] == "active"
+    assert statuses["plugin@b.plugin"] == "quarantined"
+    assert ["first"] in host.collect("core_django_apps")

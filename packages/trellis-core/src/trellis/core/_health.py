@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from time import perf_counter_ns
@@ -53,10 +54,16 @@ def health_checks(host: Host) -> list[tuple[str, HealthCheck]]:
             if bad:
                 raise TypeError(f"expected HealthCheck objects, got {bad[0]!r}")
         except Exception as exc:
-            found.append((plugin, HealthCheck(plugin, _failed(plugin, exc))))
+            found.append((plugin, HealthCheck(_check_name(plugin), _failed(plugin, exc))))
             continue
         found.extend((plugin, check) for check in contributed)
     return found
+
+
+def _check_name(plugin: str) -> str:
+    """A valid check name derived from a plugin name (``'Shop Plugin'`` → ``'shop-plugin'``)."""
+    name = re.sub(r"[^a-z0-9_.-]+", "-", plugin.lower()).strip("-")
+    return name if name[:1].isalpha() else f"plugin-{name}".rstrip("-")
 
 
 def _failed(plugin: str, exc: Exception) -> Callable[[], HealthResult]:

@@ -115,16 +115,19 @@ class Host:
 
     def _load(self, candidates: Iterable[Candidate]) -> None:
         ready: list[Candidate] = []
+        claimed: dict[str, Candidate] = {}  # names taken earlier in this batch
         for candidate in candidates:
-            if candidate.name in self._records:
-                other = self._records[candidate.name]
+            other = self._records.get(candidate.name) or claimed.get(candidate.name)
+            if other is not None:
                 self._quarantine(
                     candidate,
                     f"name {candidate.name!r} is already used by module {other.module!r}"
                     f" ({other.distribution or 'not installed'}); give one of them another "
                     "entry-point or registration name",
+                    duplicate=True,
                 )
                 continue
+            claimed[candidate.name] = candidate
             denied = candidate.name in self.config.deny
             if denied or not (candidate.builtin or self.config.allows(candidate.name)):
                 why = (
@@ -282,7 +285,7 @@ class Host:
         try:
             self._pm.register(target, name=candidate.name)
         except (pluggy.PluginValidationError, ValueError) as exc:
-            if self._pm.has_plugin(candidate.name):
+            if self._pm.get_plugin(candidate.name) is target:  # never another plugin's entry
                 self._pm.unregister(name=candidate.name)
             raise _Quarantine(f"pluggy refused it: {describe_exception(exc)}") from None
         try:
@@ -310,9 +313,9 @@ class Host:
             provides=dict(candidate.provides),
         )
 
-    def _quarantine(self, candidate: Candidate, reason: str) -> None:
+    def _quarantine(self, candidate: Candidate, reason: str, *, duplicate: bool = False) -> None:
         key = candidate.name
-        if key in self._records:  # a duplicate name: keep the first, record the second apart
+        if duplicate:  # keep the first plugin's record; file this one under name@module
             key = f"{candidate.name}@{candidate.module}"
         record = self._record(candidate, "quarantined", reason)
         record.name = key

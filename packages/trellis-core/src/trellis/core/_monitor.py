@@ -77,7 +77,8 @@ class Monitor:
             try:
                 return function(*args)
             finally:
-                counter[1] += perf_counter_ns() - start
+                elapsed = perf_counter_ns() - start  # the call happens before the additions
+                counter[1] += elapsed
                 counter[0] += 1
 
         return timed_impl

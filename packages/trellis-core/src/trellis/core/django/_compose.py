@@ -66,6 +66,11 @@ def compose(namespace: MutableMapping[str, Any], *, plugins: Iterable[Any] = ())
 
 def _extend(host: Host, hook: str, current: list[str]) -> list[str]:
     for plugin, values in host.collect_by_plugin(hook):
+        if isinstance(values, str):
+            raise ImproperlyConfigured(
+                f"plugin {plugin!r} returned the string {values!r} from {hook}; "
+                "return a list of dotted paths"
+            )
         for value in values:
             if not isinstance(value, str) or not value:
                 raise ImproperlyConfigured(

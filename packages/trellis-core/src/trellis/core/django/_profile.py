@@ -17,10 +17,10 @@ PROFILES = ("embedded", "production")
 def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Settings that depend on the deployment profile (``TRELLIS_PROFILE``).
 
-    ``embedded`` (default): DEBUG on, SQLite in WAL mode under ``data_dir``, listening on
-    loopback only — for one machine, and the dashboard says so. ``production``: refuses to
-    start with DEBUG on, the embedded SECRET_KEY or no ALLOWED_HOSTS, and turns on the HTTPS
-    settings ``manage.py check --deploy`` asks for.
+    ``embedded`` (default): DEBUG on, SQLite in WAL mode under ``data_dir``, ALLOWED_HOSTS
+    limited to loopback names — for one machine, and the dashboard says so.
+    ``production``: refuses to start with DEBUG on, a weak SECRET_KEY or no ALLOWED_HOSTS, and
+    turns on the HTTPS settings ``manage.py check --deploy`` asks for.
 
     Environment: ``TRELLIS_PROFILE``, ``DATABASE_URL``, ``DJANGO_SECRET_KEY``,
     ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated).
