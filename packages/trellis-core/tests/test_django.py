@@ -83,6 +83,8 @@ def test_dashboard_shows_plugins_hooks_and_health(django_client, trellis_registe
             "1/0",
             "plugin 'bad' failed in core_django_middleware: ZeroDivisionError",
         ),
+        ("core_settings_defaults", "['DEBUG']", "expected a mapping of setting names"),
+        ("core_django_apps", "'shop'", "returned the string 'shop' from core_django_apps"),
     ],
 )
 def test_compose_rejects_malformed_contributions(make_module, hook, value, message):
