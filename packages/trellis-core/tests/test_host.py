@@ -332,3 +332,12 @@ def test_duplicate_names_in_one_batch_keep_the_first_working(make_module):
     assert statuses["plugin"] == "active"
     assert statuses["plugin@b.plugin"] == "quarantined"
     assert ["first"] in host.collect("core_django_apps")
+
+
+def test_call_provider_reaches_a_provider_that_is_not_selected(kv):
+    host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "memory"})
+    assert host.call_provider("redis", "kv_get", key="a") == "redis:a"
+    assert host.call("kv_get", key="a") == "memory:a"
+    assert host.monitor.impl_stats()[("kv_get", "kv_redis")].calls == 1
+    with pytest.raises(UnknownProvider, match=r"no active provider 's3'.*available: memory, redis"):
+        host.call_provider("s3", "kv_get", key="a")

@@ -33,6 +33,11 @@ class KVContract(ContractSuite):
     def test_missing_is_none(self, contract_host):
         assert contract_host.call("kv_get", key="nope") is None
 
+    def test_is_the_process_wide_host(self, contract_host):
+        from trellis.core import get_host
+
+        assert get_host() is contract_host
+
 
 def make_provider(name, store_factory):
     module = types.ModuleType(f"kv_{name}")
@@ -74,7 +79,7 @@ def test_suite_passes_for_good_providers_and_fails_for_a_broken_one(pytester):
         ),
     )
     result = pytester.runpytest("-q")
-    result.assert_outcomes(passed=3, failed=1, errors=2)
+    result.assert_outcomes(passed=5, failed=1, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of TestNotLoaded.test_round_trip*",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
 
 from .._config import Config
+from .. import _global
+from .._global import set_host
 from .._host import Host, create_host
 
 
@@ -53,8 +55,12 @@ class ContractSuite:
         )
 
     @pytest.fixture
-    def contract_host(self) -> Host:
-        """A host with the provider under test selected for :attr:`contract`."""
+    def contract_host(self) -> Iterator[Host]:
+        """A host with the provider under test selected for :attr:`contract`.
+
+        It is also the process-wide host (:func:`trellis.core.get_host`) while the test runs,
+        so facades and providers built on other providers use it too.
+        """
         host = self.make_host()
         broken = [f"{r.name}: {r.reason}" for r in host.plugins() if r.status == "quarantined"]
         if broken:
@@ -66,4 +72,9 @@ class ContractSuite:
                 f"loaded: {', '.join(sorted(available)) or 'none'}",
                 pytrace=False,
             )
-        return host
+        previous = _global._host  # not get_host(): that would build one just to restore it
+        set_host(host)
+        try:
+            yield host
+        finally:
+            set_host(previous)
