@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from .._config import Config
 from .. import _global
+from .._config import Config
 from .._global import set_host
 from .._host import Host, create_host
 
