@@ -61,37 +61,3 @@ def kv(make_module: Callable[..., types.ModuleType]) -> Callable[..., types.Modu
 
     provider.spec = spec  # type: ignore[attr-defined]
     return provider
-
-
-@pytest.fixture(scope="session")
-def django_client():
-    """A Django test client for a minimal project composed from the installed plugins.
-
-    Django is configured once per process (in-memory SQLite), the way any project using
-    ``compose()`` would be.
-    """
-    pytest.importorskip("django", reason="install trellis-core[django] to run the Django tests")
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        from trellis.core.django import compose
-
-        namespace: dict[str, object] = {
-            "DEBUG": False,
-            "SECRET_KEY": "trellis-core-tests",
-            "ALLOWED_HOSTS": ["testserver"],
-            "INSTALLED_APPS": ["django.contrib.contenttypes", "django.contrib.auth"],
-            "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-            "ROOT_URLCONF": "trellis.core.testing._urls",
-            "TEMPLATES": [
-                {"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}
-            ],
-            "USE_TZ": True,
-        }
-        compose(namespace)
-        settings.configure(**namespace)
-        django.setup()
-    from django.test import Client
-
-    return Client()

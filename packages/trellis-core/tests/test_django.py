@@ -12,8 +12,9 @@ def core_health_checks():
 """
 
 
-def test_health_endpoint_reports_every_check(django_client):
-    response = django_client.get("/health")
+@pytest.mark.django_db
+def test_health_endpoint_reports_every_check(client):
+    response = client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -23,9 +24,10 @@ def test_health_endpoint_reports_every_check(django_client):
     assert response["Cache-Control"].startswith("max-age=0")
 
 
-def test_failing_check_turns_health_503(django_client, trellis_register, make_module):
+@pytest.mark.django_db
+def test_failing_check_turns_health_503(client, trellis_register, make_module):
     trellis_register(make_module(FAILING), "disk")
-    response = django_client.get("/health")
+    response = client.get("/health")
     assert response.status_code == 503
     disk = next(c for c in response.json()["checks"] if c["name"] == "disk")
     assert disk == {
@@ -38,21 +40,22 @@ def test_failing_check_turns_health_503(django_client, trellis_register, make_mo
     }
 
 
-def test_health_only_and_unknown_check(django_client):
-    response = django_client.get("/health", {"only": "plugins"})
+def test_health_only_and_unknown_check(client):
+    response = client.get("/health", {"only": "plugins"})
     assert [c["name"] for c in response.json()["checks"]] == ["plugins"]
-    missing = django_client.get("/health", {"only": "nope"})
+    missing = client.get("/health", {"only": "nope"})
     assert missing.status_code == 404
     assert missing.json()["code"] == "unknown_check"
     assert missing.json()["field"] == "only"
     assert "plugins" in missing.json()["message"]
 
 
-def test_health_refuses_writes(django_client):
-    assert django_client.post("/health").status_code == 405
+def test_health_refuses_writes(client):
+    assert client.post("/health").status_code == 405
 
 
-def test_dashboard_shows_plugins_hooks_and_health(django_client, trellis_register, make_module):
+@pytest.mark.django_db
+def test_dashboard_shows_plugins_hooks_and_health(client, trellis_register, make_module):
     trellis_register(
         make_module(
             "TRELLIS_IMPLEMENTS = {'core': '>=7'}\n"
@@ -61,7 +64,7 @@ def test_dashboard_shows_plugins_hooks_and_health(django_client, trellis_registe
         ),
         "old",
     )
-    page = django_client.get("/").content.decode()
+    page = client.get("/").content.decode()
     for text in (
         "trellis-core",
         "core_django_apps() -&gt; Sequence[str]",

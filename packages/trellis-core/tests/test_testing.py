@@ -78,7 +78,7 @@ def test_suite_passes_for_good_providers_and_fails_for_a_broken_one(pytester):
             """
         ),
     )
-    result = pytester.runpytest("-q")
+    result = pytester.runpytest("-q", "-p", "no:django")  # the outer run owns Django
     result.assert_outcomes(passed=5, failed=1, errors=3)
     result.stdout.fnmatch_lines(
         [
@@ -105,5 +105,5 @@ def test_fixtures_are_registered_by_the_pytest11_entry_point(pytester):
             assert ["extra"] in trellis_host.collect("core_django_apps")
         """
     )
-    result = pytester.runpytest("-q")
+    result = pytester.runpytest("-q", "-p", "no:django")  # the outer run owns Django
     result.assert_outcomes(passed=1)
