@@ -98,7 +98,8 @@ def lint(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "packages/trellis-core/src", "services/hq/src")
+    sources = [str((path / "src").relative_to(ROOT)) for path in ALL.values()]
+    session.run("mypy", *sources, env={"MYPYPATH": os.pathsep.join(sources)})
     session.run("lint-imports")
     for path in ALL.values():
         session.run("validate-pyproject", str((path / "pyproject.toml").relative_to(ROOT)))
