@@ -121,7 +121,12 @@ def test_compose_adds_apps_middleware_and_defaults_without_overriding(make_modul
     )
     previous = get_host()
     try:
-        namespace = {"INSTALLED_APPS": ["django.contrib.auth"], "DEBUG": False}
+        # Only this test's plugin: subsystems installed in the environment would add theirs.
+        namespace = {
+            "INSTALLED_APPS": ["django.contrib.auth"],
+            "DEBUG": False,
+            "TRELLIS": {"ALLOW": ["shop_plugin"]},
+        }
         host = compose(namespace, plugins=[make_module(source, "shop_plugin")])
         assert namespace["INSTALLED_APPS"] == ["django.contrib.auth", "trellis.core.django", "shop"]
         assert namespace["MIDDLEWARE"] == ["shop.Middleware"]

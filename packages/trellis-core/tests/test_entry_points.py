@@ -181,7 +181,7 @@ def test_misspelled_hook_is_quarantined_with_a_suggestion(plugins: Records) -> N
 def test_good_plugin_hooks_are_listed_as_implementers(venv_python: Path) -> None:
     hooks = {h["name"]: h for h in _json(venv_python, "hooks")}
     implementers = {i["plugin"]: i for i in hooks["core_health_checks"]["implementers"]}
-    assert sorted(implementers) == sorted(["core", GOOD.name])
+    assert {"core", GOOD.name} <= set(implementers)  # plus any installed subsystem
     assert implementers[GOOD.name]["function"] == "core_health_checks"
     assert implementers[GOOD.name]["wrapper"] is False
     assert GOOD.name in [i["plugin"] for i in hooks["core_settings_defaults"]["implementers"]]

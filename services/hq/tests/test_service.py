@@ -35,10 +35,9 @@ def test_health_is_json_for_load_balancers(embedded_server):
     status, body, _ = embedded_server.get("/health")
     report = json.loads(body)
     assert status == 200 and report["status"] == "ok"
-    assert {c["name"]: c["status"] for c in report["checks"]} == {
-        "plugins": "ok",
-        "database": "ok",
-    }
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert {"plugins", "database"} <= set(checks)  # plus those of installed subsystems
+    assert set(checks.values()) == {"ok"}
     status, body, _ = embedded_server.get("/health?only=database")
     assert [c["name"] for c in json.loads(body)["checks"]] == ["database"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from trellis.core.django import compose, profile_settings
 
 DATA_DIR = Path(os.environ.get("TRELLIS_DATA_DIR") or Path.cwd() / "var").resolve()
+TRELLIS_DATA_DIR = str(DATA_DIR)  # where plugins keep local data (e.g. blobs on the filesystem)
 globals().update(profile_settings(data_dir=DATA_DIR))
 
 INSTALLED_APPS = [

@@ -1,0 +1,129 @@
+"""Shared helpers of services and selectors: the model (imported lazily), row → BlobInfo, times.
+
+``trellis.blobs`` is imported while a settings module runs (its plugin modules are entry
+points), before Django's app registry is ready, so nothing here imports models at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import TYPE_CHECKING, TypeVar
+
+from django.conf import settings
+from django.utils import timezone
+
+from trellis.core import Host, get_host
+
+from ._errors import NotFound
+from ._types import BlobInfo
+
+if TYPE_CHECKING:
+    from .models import BlobMeta
+
+log = logging.getLogger("trellis.blobs")
+T = TypeVar("T")
+
+
+def meta_model() -> type[BlobMeta]:
+    """The ``BlobMeta`` model class."""
+    from .models import BlobMeta
+
+    return BlobMeta
+
+
+def to_info(row: BlobMeta) -> BlobInfo:
+    """The public value of a metadata row."""
+    return BlobInfo(
+        key=row.key,
+        domain=row.domain,
+        parent_id=row.parent_id,
+        type_code=row.type_code,
+        name=row.name,
+        content_type=row.content_type,
+        length=row.length,
+        sha256=row.sha256,
+        created=row.created,
+        expires=row.expires,
+    )
+
+
+def not_found(key: str) -> NotFound:
+    """The error for a key without metadata."""
+    return NotFound(f"no blob with key {key!r}")
+
+
+def to_datetime(expires: datetime | timedelta, *, key: str) -> datetime:
+    """An expiry as stored: a ``timedelta`` counts from now; a ``datetime`` must be aware.
+
+    With ``USE_TZ = False`` the value is stored as naive local time, as Django expects.
+    """
+    if isinstance(expires, timedelta):
+        when = timezone.now() + expires
+    elif isinstance(expires, datetime):
+        if timezone.is_naive(expires):
+            if settings.USE_TZ:
+                raise ValueError(
+                    f"expires={expires!r} for blob {key!r} is a naive datetime; pass an aware "
+                    "one (datetime.now(UTC) + ...) or a timedelta"
+                )
+            return expires
+        when = expires
+    else:
+        raise TypeError(
+            f"expires for blob {key!r} must be a datetime, a timedelta or None; "
+            f"got {type(expires).__name__}"
+        )
+    if not settings.USE_TZ:
+        return timezone.make_naive(when)
+    return when
+
+
+def selected_provider(host: Host) -> str:
+    """The selected blobs provider's name, for messages ("" if it cannot be resolved)."""
+    try:
+        return host.selected_provider("blobs")
+    except Exception:  # only ever used to enrich a message
+        return ""
+
+
+def delete_contents(host: Host, keys: Iterable[str]) -> int:
+    """Delete the content of ``keys``; a failure is logged (the reaper removes it later)."""
+    deleted = 0
+    for key in keys:
+        try:
+            deleted += bool(host.call("blobs_delete", key=key))
+        except Exception:
+            log.exception(
+                "could not delete the content of blob %r; `manage.py blobs_reap` will remove it",
+                key,
+            )
+    return deleted
+
+
+def delete_contents_on_commit(keys: list[str]) -> None:
+    """Delete the content of ``keys`` once the current transaction commits (now in autocommit).
+
+    A rolled-back delete therefore loses nothing.
+    """
+    if not keys:
+        return
+    from django.db import transaction
+
+    host = get_host()
+    transaction.on_commit(lambda: _delete_after_commit(host, keys), robust=True)
+
+
+def _delete_after_commit(host: Host, keys: list[str]) -> None:
+    delete_contents(host, keys)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items (``itertools.batched`` needs Python 3.12)."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1; got {size}")
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

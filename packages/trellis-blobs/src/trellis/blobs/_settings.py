@@ -1,0 +1,88 @@
+"""Settings of the blobs subsystem: the environment first, then Django settings of the same name.
+
+Read on every use (cheap next to any I/O), so a test or an operator changing a variable is
+seen at once and nothing is frozen at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from trellis.core import ConfigurationError
+
+GiB = 1024**3
+DEFAULT_MAX_SIZE = 5 * GiB
+"""Default of ``TRELLIS_BLOBS_MAX_SIZE``: 5 GiB, the largest single S3 ``PutObject``."""
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
+
+
+def setting(name: str) -> object | None:
+    """The value of ``name`` from the environment (if set and not blank), else Django settings.
+
+    Django settings are consulted only when Django is configured in this process, so providers
+    work in scripts and contract suites without a Django project.
+    """
+    value = os.environ.get(name)
+    if value is not None and value.strip():
+        return value.strip()
+    if "django.conf" in sys.modules:
+        from django.conf import settings
+
+        if settings.configured:
+            configured: object | None = getattr(settings, name, None)
+            if configured is not None and str(configured).strip():
+                return configured
+    return None
+
+
+def parse_size(value: object, name: str) -> int:
+    """A byte count from an int or a string such as ``"512MiB"`` or ``"5 GiB"``.
+
+    :raises ConfigurationError: naming the setting and the value seen.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ConfigurationError(f"{name} must not be negative; found {value!r}")
+        return value
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigurationError(
+            f"{name} must be a number of bytes, optionally with a unit such as '512MiB' or "
+            f"'5GiB'; found {value!r}"
+        )
+    return int(match[1]) * _UNITS[match[2][:1].lower()]
+
+
+def max_size() -> int:
+    """``TRELLIS_BLOBS_MAX_SIZE``: the largest blob :func:`trellis.blobs.put` accepts (bytes)."""
+    value = setting("TRELLIS_BLOBS_MAX_SIZE")
+    return DEFAULT_MAX_SIZE if value is None else parse_size(value, "TRELLIS_BLOBS_MAX_SIZE")
+
+
+def filesystem_root() -> Path:
+    """Where the filesystem provider keeps content, as an absolute path.
+
+    ``TRELLIS_BLOBS_ROOT`` (environment, then Django setting); else ``<TRELLIS_DATA_DIR>/blobs``
+    (Django setting, then environment, as services/hq reads it); else ``./var/blobs``.
+    """
+    root = setting("TRELLIS_BLOBS_ROOT")
+    if root is None:
+        data_dir = _django_setting("TRELLIS_DATA_DIR") or os.environ.get("TRELLIS_DATA_DIR")
+        root = Path(str(data_dir), "blobs") if data_dir else Path("var", "blobs")
+    return Path(str(root)).expanduser().absolute()
+
+
+def _django_setting(name: str) -> str | None:
+    if "django.conf" not in sys.modules:
+        return None
+    from django.conf import settings
+
+    if not settings.configured:
+        return None
+    value = getattr(settings, name, None)
+    return str(value) if value else None

@@ -1,0 +1,78 @@
+"""Hooks of the ``blobs`` contract: where blob content lives.
+
+All hooks here are *provider* hooks (``firstresult``): only the provider selected with
+``TRELLIS_BLOBS_PROVIDER`` (default ``filesystem``) answers. Metadata (length, sha256, owner,
+expiry) is kept in SQL by the ``trellis.blobs`` facade; a provider stores bytes under keys.
+
+Keys reaching a provider are already validated by :func:`trellis.blobs.validate_key`
+(``[A-Za-z0-9._/-]``, no empty, ``.`` or ``..`` segment, no leading ``/``, at most 255
+characters); a provider must still never let a key address anything outside its own storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from trellis.core import Contract, hookspec
+
+from ._types import StoredBlob
+
+CONTRACT = Contract(
+    "blobs", "1.0.0", default_provider="filesystem", description="Blob content storage"
+)
+
+
+@hookspec(firstresult=True)
+def blobs_write(key: str, stream: BinaryIO) -> int:
+    """Store everything read from ``stream`` (until EOF) as the content of ``key``.
+
+    Provider hook. The write is atomic: afterwards ``key`` holds the whole new content, and if
+    anything fails (including ``stream`` raising) nothing is left under ``key``. Content must
+    be streamed, never read whole into memory. ``key`` does not exist yet (keys are immutable).
+
+    :param key: validated blob key.
+    :param stream: binary file-like object to read from; the provider does not close it.
+    :return: the number of bytes stored.
+    """
+
+
+@hookspec(firstresult=True)
+def blobs_open(key: str) -> BinaryIO:
+    """Open the content of ``key`` for streaming reads.
+
+    Provider hook. The caller closes the returned object.
+
+    :raises trellis.blobs.NotFound: nothing is stored under ``key``.
+    :return: a readable binary file-like object positioned at the start.
+    """
+
+
+@hookspec(firstresult=True)
+def blobs_delete(key: str) -> bool:
+    """Delete the content of ``key``.
+
+    Provider hook.
+
+    :return: ``True`` if something was deleted, ``False`` if nothing was stored under ``key``.
+    """
+
+
+@hookspec(firstresult=True)
+def blobs_exists(key: str) -> bool:
+    """Whether content is stored under ``key``.
+
+    Provider hook.
+
+    :return: ``True`` when ``key`` holds content.
+    """
+
+
+@hookspec(firstresult=True)
+def blobs_scan() -> Iterator[StoredBlob]:
+    """Every stored blob, in no particular order (for reaping orphans and migrations).
+
+    Provider hook. Must stream: never build the whole listing in memory.
+
+    :return: an iterator of :class:`~trellis.blobs.StoredBlob` (key, length, modified time).
+    """

@@ -1,0 +1,77 @@
+"""The ``blobs`` plugin: defines the contract and adds the Django app, URLs and health check.
+
+Registered as entry point ``blobs``. Providers are separate plugins (``blobs-filesystem``,
+``blobs-s3``, ``blobs-migrating``) so each can be allowed, denied or replaced on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+
+from trellis.core import HealthCheck, HealthResult, UrlMount, get_host, hookimpl
+
+from . import hookspecs
+from ._keys import new_key
+
+TRELLIS_HOOKSPECS = [hookspecs]
+TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2", "blobs": ">=1.0,<2"}
+
+HEALTH_PREFIX = "_health/"
+"""Keys of health-check probes; a probe left by a killed process is reaped as an orphan."""
+
+
+@hookimpl
+def core_django_apps() -> Sequence[str]:
+    return ["trellis.blobs"]
+
+
+@hookimpl
+def core_url_mounts() -> Sequence[UrlMount]:
+    return [UrlMount("blobs/", "trellis.blobs.urls", "blobs")]
+
+
+@hookimpl
+def core_health_checks() -> Sequence[HealthCheck]:
+    return [HealthCheck("blobs", round_trip)]
+
+
+def round_trip() -> HealthResult:
+    """Write, read back and delete a small probe through the selected provider.
+
+    The probe is deleted whatever happens; its content is random so a provider answering from
+    a stale cache is caught. The metadata table is queried too (a missing migration shows here).
+    """
+    from ._rows import meta_model
+
+    host = get_host()
+    provider = host.selected_provider("blobs")
+    key = HEALTH_PREFIX + new_key()
+    probe = os.urandom(64)
+    try:
+        written = host.call("blobs_write", key=key, stream=io.BytesIO(probe))
+        with host.call("blobs_open", key=key) as stream:
+            read = stream.read()
+    finally:
+        deleted = host.call("blobs_delete", key=key)
+    if written != len(probe) or read != probe:
+        return HealthResult(
+            "fail",
+            f"provider {provider!r} returned different content than was written "
+            f"({len(read)} bytes read, sha256 {hashlib.sha256(read).hexdigest()[:12]}...)",
+            {"provider": provider},
+        )
+    if not deleted:
+        return HealthResult(
+            "fail",
+            f"provider {provider!r} did not find its probe to delete",
+            {"provider": provider},
+        )
+    meta_model().objects.only("pk").first()
+    return HealthResult(
+        "ok",
+        f"provider {provider!r}: write, read and delete of a probe ok",
+        {"provider": provider},
+    )

@@ -1,0 +1,135 @@
+"""Reads of the blobs subsystem: metadata, listings and verified content.
+
+Re-exported by :mod:`trellis.blobs` under short names (``blob_open`` is
+``trellis.blobs.open_blob``). A blob exists when its metadata row exists; content is always
+checked against the row's length and sha256 as it is read.
+
+Expiry is a deadline for the cleanup job (``manage.py blobs_expire``), not a visibility rule:
+a blob past its expiry stays readable until the job deletes it.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from trellis.core import Host, get_host
+
+from ._errors import BlobIntegrityError, BlobTooLarge, NotFound
+from ._keys import validate_key
+from ._rows import meta_model, not_found, selected_provider, to_info
+from ._streams import BlobReader, RangeChunks
+from ._types import BlobInfo
+
+__all__ = [
+    "READ_BYTES_LIMIT",
+    "blob_exists",
+    "blob_get_info",
+    "blob_list",
+    "blob_open",
+    "blob_open_range",
+    "blob_read_bytes",
+    "blob_size",
+]
+
+READ_BYTES_LIMIT = 64 * 1024 * 1024
+"""Default ceiling of :func:`blob_read_bytes`: bigger blobs should be streamed."""
+
+
+def blob_get_info(key: str) -> BlobInfo:
+    """The metadata of a blob.
+
+    :raises InvalidKey: ``key`` is malformed.
+    :raises NotFound: no blob has ``key``.
+    """
+    key = validate_key(key)
+    row = meta_model().objects.filter(key=key).first()
+    if row is None:
+        raise not_found(key)
+    return to_info(row)
+
+
+def blob_exists(key: str) -> bool:
+    """Whether a blob has ``key``.
+
+    :raises InvalidKey: ``key`` is malformed.
+    """
+    return meta_model().objects.filter(key=validate_key(key)).exists()
+
+
+def blob_size(key: str) -> int:
+    """The length of a blob's content in bytes.
+
+    :raises InvalidKey: ``key`` is malformed.
+    :raises NotFound: no blob has ``key``.
+    """
+    key = validate_key(key)
+    length = meta_model().objects.filter(key=key).values_list("length", flat=True).first()
+    if length is None:
+        raise not_found(key)
+    return length
+
+
+def blob_list(
+    *, parent_id: str, domain: str | None = None, type_code: int | None = None
+) -> list[BlobInfo]:
+    """The blobs of one parent, oldest first, optionally only one domain's or type's."""
+    rows = meta_model().objects.filter(parent_id=parent_id)
+    if domain is not None:
+        rows = rows.filter(domain=domain)
+    if type_code is not None:
+        rows = rows.filter(type_code=type_code)
+    return [to_info(row) for row in rows.order_by("created", "pk")]
+
+
+def blob_open(key: str) -> BlobReader:
+    """Open a blob's content for streaming; it is verified as it is read (see :class:`BlobReader`).
+
+    :raises InvalidKey: ``key`` is malformed.
+    :raises NotFound: no blob has ``key``.
+    :raises BlobIntegrityError: the blob's content is missing from the provider.
+    """
+    info = blob_get_info(key)
+    host = get_host()
+    return BlobReader(_open_content(host, info), info, provider=selected_provider(host))
+
+
+def blob_read_bytes(key: str, *, limit: int = READ_BYTES_LIMIT) -> bytes:
+    """A blob's whole content, returned only after its length and sha256 have been verified.
+
+    :param limit: refuse blobs longer than this many bytes (stream those with ``open_blob``).
+    :raises NotFound: no blob has ``key``.
+    :raises BlobTooLarge: the blob is longer than ``limit``.
+    :raises BlobIntegrityError: the stored content does not match the metadata.
+    """
+    info = blob_get_info(key)
+    if info.length > limit:
+        raise BlobTooLarge(
+            f"blob {key!r} is {info.length} bytes; read_bytes() returns at most {limit} "
+            "(pass limit=..., or stream it with open_blob())"
+        )
+    host = get_host()
+    with BlobReader(_open_content(host, info), info, provider=selected_provider(host)) as reader:
+        return reader.read()
+
+
+def blob_open_range(info: BlobInfo, start: int, stop: int) -> RangeChunks:
+    """Bytes ``start`` to ``stop`` (exclusive) of a blob's content, as closeable chunks.
+
+    For range downloads: a part of the content cannot be checked against the sha256.
+
+    :raises BlobIntegrityError: the blob's content is missing from the provider.
+    """
+    return RangeChunks(_open_content(get_host(), info), start, stop)
+
+
+def _open_content(host: Host, info: BlobInfo) -> IO[bytes]:
+    try:
+        stream: IO[bytes] = host.call("blobs_open", key=info.key)
+    except NotFound as exc:
+        if not meta_model().objects.filter(key=info.key).exists():
+            raise not_found(info.key) from exc  # deleted while we were opening it
+        raise BlobIntegrityError(
+            f"blob {info.key!r} has metadata but provider {selected_provider(host)!r} holds no "
+            "content for it; restore the content from a backup or delete the blob"
+        ) from exc
+    return stream

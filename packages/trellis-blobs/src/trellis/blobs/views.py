@@ -1,0 +1,127 @@
+"""Thin views: an authenticated blob download that streams, with single ``Range`` support.
+
+``GET`` or ``HEAD`` ``<mount>/<key>`` (mounted at ``/blobs/``). Errors are JSON
+``{"code", "message", "field"}``:
+
+- 401 ``not_authenticated``: no logged-in user (with ``WWW-Authenticate: Session``);
+- 400 ``invalid_key``: the key is malformed;
+- 404 ``not_found``: no blob has the key;
+- 405 ``method_not_allowed``: anything but GET and HEAD;
+- 416 ``range_not_satisfiable``: the ``Range`` starts past the end (``Content-Range: bytes */N``);
+- 500 ``integrity_error``: the stored content does not match its metadata. Blobs up to 1 MiB
+  are verified before the response starts; a larger download is cut short before its last
+  chunk instead, so the client sees a failed transfer, never complete bad content.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+
+from ._errors import BlobIntegrityError, InvalidKey, NotFound
+from ._ranges import ByteRange, RangeNotSatisfiable, parse_range
+from ._streams import CHUNK_SIZE, HeldBackChunks
+from ._types import BlobInfo
+from .selectors import blob_get_info, blob_open, blob_open_range, blob_read_bytes
+
+log = logging.getLogger("trellis.blobs")
+
+SMALL = CHUNK_SIZE
+"""Blobs up to this size are read and verified before the response starts."""
+
+
+def download(request: HttpRequest, key: str) -> HttpResponse | StreamingHttpResponse:
+    """Stream a blob's content to a logged-in user."""
+    if request.method not in {"GET", "HEAD"}:
+        response = _error(405, "method_not_allowed", f"{request.method} is not allowed; use GET")
+        response["Allow"] = "GET, HEAD"
+        return response
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        response = _error(401, "not_authenticated", "log in to download blobs")
+        response["WWW-Authenticate"] = 'Session realm="trellis"'
+        return response
+    try:
+        info = blob_get_info(key)
+    except InvalidKey as exc:
+        return _error(400, "invalid_key", str(exc), field="key")
+    except NotFound as exc:
+        return _error(404, "not_found", str(exc), field="key")
+
+    etag = f'"{info.sha256}"'
+    if {etag, "*"} & _etags(request.headers.get("If-None-Match", "")):
+        not_modified = HttpResponse(status=304)
+        _headers(not_modified, info, etag)
+        return not_modified
+    if_range = request.headers.get("If-Range")
+    try:
+        wanted = parse_range(request.headers.get("Range"), info.length)
+    except RangeNotSatisfiable:
+        response = _error(
+            416,
+            "range_not_satisfiable",
+            f"the range {request.headers['Range']!r} starts past the end of the "
+            f"{info.length}-byte blob",
+            field="Range",
+        )
+        response["Content-Range"] = f"bytes */{info.length}"
+        return response
+    if wanted is not None and if_range is not None and if_range.strip() != etag:
+        wanted = None  # the client's copy is stale: send everything
+
+    try:
+        return _content_response(request, info, etag, wanted)
+    except NotFound as exc:  # deleted between the metadata read and the open
+        return _error(404, "not_found", str(exc), field="key")
+    except BlobIntegrityError as exc:
+        log.error("download of blob %r refused: %s", info.key, exc)
+        return _error(500, "integrity_error", str(exc), field="key")
+
+
+def _content_response(
+    request: HttpRequest, info: BlobInfo, etag: str, wanted: ByteRange | None
+) -> HttpResponse | StreamingHttpResponse:
+    status = 200 if wanted is None else 206
+    length = info.length if wanted is None else wanted.stop - wanted.start
+    response: HttpResponse | StreamingHttpResponse
+    if request.method == "HEAD":
+        response = HttpResponse(status=status)
+    elif info.length <= SMALL:
+        content = blob_read_bytes(info.key)  # verified before a byte is sent
+        body = content if wanted is None else content[wanted.start : wanted.stop]
+        response = HttpResponse(body, status=status)
+    elif wanted is None:
+        response = StreamingHttpResponse(HeldBackChunks(blob_open(info.key)), status=status)
+    else:
+        response = StreamingHttpResponse(
+            blob_open_range(info, wanted.start, wanted.stop), status=status
+        )
+    _headers(response, info, etag)
+    response["Content-Type"] = info.content_type
+    response["Content-Length"] = str(length)
+    if wanted is not None:
+        response["Content-Range"] = wanted.content_range
+    return response
+
+
+def _headers(response: HttpResponse | StreamingHttpResponse, info: BlobInfo, etag: str) -> None:
+    response["ETag"] = etag
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-cache"
+    filename = info.name or info.key.rsplit("/", 1)[-1]
+    disposition = content_disposition_header(as_attachment=True, filename=filename)
+    if disposition:
+        response["Content-Disposition"] = disposition
+    # Uploaded content is served as a download, never rendered as a page of this site.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _error(status: int, code: str, message: str, *, field: str | None = None) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, "field": field}, status=status)

@@ -1,0 +1,141 @@
+"""The metadata layer on PostgreSQL (the scaled profile): locking, savepoints, the partial index.
+
+Runs a script in a subprocess against a fresh database, as the composed service would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trellis.core.testing import clean_environ, require_service
+
+pytestmark = pytest.mark.postgres
+
+POSTGRES_URL = os.environ.get(
+    "TRELLIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+
+SETTINGS = """
+import dj_database_url
+from trellis.core.testing.settings import *  # noqa: F403
+
+DATABASES = {"default": dj_database_url.parse(DATABASE)}
+"""
+
+SCRIPT = """
+import io
+import json
+from datetime import timedelta
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from trellis import blobs
+from trellis.blobs.models import BlobMeta
+from trellis.blobs.services import blobs_expire
+from trellis.core import get_host, hookimpl
+
+call_command("migrate", verbosity=0)
+result = {}
+with connection.cursor() as cursor:
+    cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'trellis_blobs_expires'")
+    result["index"] = cursor.fetchone()[0]
+
+def put(key, **kwargs):
+    return blobs.put(b"x", key=key, domain="d", parent_id="p", type_code=1, **kwargs)
+
+for n in range(5):
+    put(f"old/{n}", expires=timedelta(seconds=-1 - n))
+put("later", expires=timedelta(days=1))
+report = blobs_expire(batch_size=2)
+result["expired"] = [report.deleted, report.batches]
+result["left"] = sorted(BlobMeta.objects.values_list("key", flat=True))
+
+class Racing:
+    TRELLIS_IMPLEMENTS = {"blobs": ">=1,<2"}
+
+    @staticmethod
+    @hookimpl(wrapper=True)
+    def blobs_write(key, stream):
+        written = yield
+        if key == "contested":
+            BlobMeta.objects.create(key=key, domain="d", parent_id="p", type_code=0,
+                                    length=0, sha256="0" * 64)
+        return written
+
+get_host().register(Racing(), "racing")
+with transaction.atomic():
+    try:
+        put("contested")
+    except blobs.KeyExists as exc:
+        result["race"] = str(exc)
+    put("after-race")  # the outer transaction survived the failed insert
+    result["bulk"] = blobs.bulk_delete(["after-race", "later", "missing"])
+result["after"] = sorted(BlobMeta.objects.values_list("key", flat=True))
+print(json.dumps(result))
+"""
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    require_service(
+        "PostgreSQL",
+        lambda: psycopg.connect(POSTGRES_URL, connect_timeout=3).close(),
+        how_to_start="start it (pg_ctlcluster <version> main start) or set "
+        "TRELLIS_TEST_DATABASE_URL",
+    )
+    name = f"trellis_blobs_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_metadata_on_postgresql(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "pg_settings.py").write_text(
+        f"DATABASE = {database_url!r}\n" + textwrap.dedent(SETTINGS), encoding="utf-8"
+    )
+    (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    env = clean_environ(
+        {
+            "DJANGO_SETTINGS_MODULE": "pg_settings",
+            "PYTHONPATH": str(tmp_path),
+            "TRELLIS_BLOBS_ROOT": str(tmp_path / "blobs"),
+        }
+    )
+    run = subprocess.run(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "WHERE (expires IS NOT NULL)" in result["index"]
+    assert result["expired"] == [5, 3]
+    assert result["left"] == ["later"]
+    assert "concurrently" in result["race"]
+    assert result["bulk"] == 2
+    assert result["after"] == ["contested"]  # the racing put's row; ours left nothing
+    content = sorted(p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file())
+    assert content == []
