@@ -93,16 +93,18 @@ def _editable_with_siblings(project: str) -> list[str]:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff, mypy (strict), import boundaries and pyproject validation."""
+    """Ruff, mypy (strict), import boundaries, pyproject validation, then workflows."""
     _install_everything(session)
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     sources = [str((path / "src").relative_to(ROOT)) for path in ALL.values()]
     session.run("mypy", *sources, env={"MYPYPATH": os.pathsep.join(sources)})
+    session.run("mypy", "tools", "bench")
     session.run("lint-imports")
     for path in ALL.values():
         session.run("validate-pyproject", str((path / "pyproject.toml").relative_to(ROOT)))
+    session.notify("workflows")  # actionlint, zizmor and the CODEOWNERS staleness check
 
 
 @nox.session
@@ -130,3 +132,56 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks (all areas, or those named: nox -s bench -- core)."""
     _install_everything(session)
     session.run("python", "bench/run.py", *session.posargs)
+
+
+# -- release -------------------------------------------------------------------------------------
+# The logic lives in tools/release (tested in tests/release); these sessions only install its
+# pinned tools and call it. See shared-docs/releasing.md. .github/workflows/release.yml runs the
+# same release-build and release-verify sessions on a tag push.
+
+RELEASE_TOOLS = nox.project.dependency_groups(PYPROJECT, "release")
+
+
+def _release_command(session: nox.Session, command: str, *, tools: bool = True) -> None:
+    """Run ``python -m tools.release <command> <posargs>`` with the release tools installed."""
+    session.install(*(RELEASE_TOOLS if tools else ("packaging>=24",)))
+    session.run("python", "-m", "tools.release", command, *session.posargs)
+
+
+@nox.session(default=False, reuse_venv=True)
+def release(session: nox.Session) -> None:
+    """Release what changed and its dependents: build, check, upload, verify, tag (-- --dry-run)."""
+    _release_command(session, "run")
+
+
+@nox.session(name="release-build", default=False, reuse_venv=True)
+def release_build(session: nox.Session) -> None:
+    """Build and check the package a release tag names (-- --tag trellis-core-v1.2.0)."""
+    _release_command(session, "build")
+
+
+@nox.session(name="release-verify", default=False, reuse_venv=True)
+def release_verify(session: nox.Session) -> None:
+    """Install a released version from an index and smoke-test it (-- --tag T --index-url U)."""
+    _release_command(session, "verify")
+
+
+@nox.session(default=False, reuse_venv=True)
+def owners(session: nox.Session) -> None:
+    """List the owners to ask for review of the current change (-- --base REF, --json)."""
+    _release_command(session, "owners", tools=False)
+
+
+@nox.session(default=False, reuse_venv=True)
+def codeowners(session: nox.Session) -> None:
+    """Regenerate .github/CODEOWNERS from each pyproject's [tool.trellis] owners (-- --check)."""
+    _release_command(session, "codeowners", tools=False)
+
+
+@nox.session(default=False, reuse_venv=True)
+def workflows(session: nox.Session) -> None:
+    """Lint .github: actionlint and zizmor on the workflows, CODEOWNERS in step with owners."""
+    session.install("packaging>=24", *nox.project.dependency_groups(PYPROJECT, "workflows"))
+    session.run("actionlint", "-no-color")
+    session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
+    session.run("python", "-m", "tools.release", "codeowners", "--check")

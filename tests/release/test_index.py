@@ -1,0 +1,106 @@
+"""The index side: a real local pypiserver, reading simple pages, and idempotent uploads."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from release_testkit import fake_wheel
+
+from tools.release import Index, ReleaseError, compare_with_index, local_index, project_files
+from tools.release._index import index_from_environment, sha256, upload
+
+pytestmark = pytest.mark.usefixtures("release_tools")
+
+
+def test_local_index_is_loopback_authenticated_and_never_falls_back(tmp_path: Path) -> None:
+    wheel = fake_wheel(tmp_path / "built", "trellis-thing", "1.0.0")
+    with local_index(tmp_path / "index") as index:
+        assert index.url.startswith("http://127.0.0.1:") and index.local
+        assert project_files(index, "pluggy") == {}, "a missing project is a 404, not PyPI"
+        with pytest.raises(ReleaseError, match="403"):
+            upload(Index(index.url, index.upload_url, "trellis-release", "wrong"), [wheel])
+        upload(index, [wheel])
+        files = project_files(index, "Trellis_Thing")
+    assert list(files) == [wheel.name]
+    assert files[wheel.name].sha256 == sha256(wheel)
+    assert not (tmp_path / ".index.htpasswd").exists(), "the per-run password file is removed"
+
+
+def test_compare_skips_the_same_file_and_refuses_another_with_the_same_name(
+    tmp_path: Path,
+) -> None:
+    published = fake_wheel(tmp_path / "published", "trellis-thing", "1.0.0", note="one")
+    rebuilt = fake_wheel(tmp_path / "rebuilt", "trellis-thing", "1.0.0", note="two")
+    sdist = "trellis_thing-1.0.0.tar.gz"
+    with local_index(tmp_path / "index") as index:
+        upload(index, [published])
+        upload_now, present = compare_with_index(
+            index, "trellis-thing", "1.0.0", {published.name: sha256(published), sdist: "00"}
+        )
+        assert (upload_now, present) == ([sdist], [published.name])
+        with pytest.raises(ReleaseError) as caught:
+            compare_with_index(index, "trellis-thing", "1.0.0", {rebuilt.name: sha256(rebuilt)})
+    message = str(caught.value)
+    assert f"{published.name} is already on {index.simple} with sha256 {sha256(published)}" in (
+        message
+    )
+    assert f"built now has sha256 {sha256(rebuilt)}" in message
+    assert "never replaced" in message
+
+
+def test_compare_refuses_a_version_published_from_another_build(tmp_path: Path) -> None:
+    other = fake_wheel(tmp_path / "other", "trellis-thing", "1.0.0")
+    renamed = other.with_name("trellis_thing-1.0.0-py2.py3-none-any.whl")
+    other.rename(renamed)
+    with local_index(tmp_path / "index") as index:
+        upload(index, [renamed])
+        with pytest.raises(ReleaseError, match="files this release did not build"):
+            compare_with_index(index, "trellis-thing", "1.0.0", {"trellis_thing-1.0.0.tar.gz": "0"})
+
+
+def test_pep691_json_pages_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = {
+        "files": [
+            {
+                "filename": "a-1.0-py3-none-any.whl",
+                "url": "../../f/a.whl",
+                "hashes": {"sha256": "ab"},
+            }
+        ]
+    }
+
+    class Response:
+        headers = {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+
+        def __enter__(self) -> Response:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def geturl(self) -> str:
+            return "https://index.example/simple/a/"
+
+        def read(self) -> bytes:
+            return json.dumps(page).encode()
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Response())
+    files = project_files(Index("https://index.example/simple/", "https://index.example/"), "A")
+    assert files["a-1.0-py3-none-any.whl"].url == "https://index.example/f/a.whl"
+    assert files["a-1.0-py3-none-any.whl"].sha256 == "ab"
+
+
+def test_credentials_come_from_the_environment_and_never_show(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWINE_USERNAME", "__token__")
+    monkeypatch.setenv("TWINE_PASSWORD", "pypi-secret-value")
+    index = index_from_environment("https://upload.example/simple/")
+    assert index.upload_url == "https://upload.example/"
+    assert "secret" not in repr(index)
+    assert index.twine_env()["TWINE_PASSWORD"] == "pypi-secret-value"
+    with pytest.raises(ReleaseError, match="not in the URL"):
+        Index("https://user:pw@index.example/simple/", "https://index.example/")

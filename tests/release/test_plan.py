@@ -1,0 +1,172 @@
+"""The release plan: changed packages since their tags, dependents, bumps, order, refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from release_testkit import ROOT, commit, fragment, git
+
+from tools.release import Git, ReleaseError, load_workspace, make_plan
+from tools.release._plan import Plan
+
+
+def _plan(repo: Path) -> Plan:
+    return make_plan(load_workspace(repo), Git(repo))
+
+
+def _tagged(make_repo: Callable[..., Path]) -> Path:
+    """A repository whose packages are released at their current versions (tags at HEAD)."""
+    repo = make_repo(fragments=False)
+    git(repo, "tag", "-a", "trellis-core-v0.1.0", "-m", "trellis-core 0.1.0")
+    git(repo, "tag", "-a", "trellis-demo-v0.3.0", "-m", "trellis-demo 0.3.0")
+    return repo
+
+
+def _touch(repo: Path, rel: str) -> None:
+    path = repo / rel
+    path.write_text(path.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+
+
+def test_first_release_takes_every_file_and_the_current_version_as_base(
+    make_repo: Callable[..., Path],
+) -> None:
+    plan = _plan(make_repo())
+    assert not plan.problems
+    rows = {e.name: e for e in plan.entries}
+    assert [e.name for e in plan.releases] == ["trellis-core", "trellis-demo"]
+    core = rows["trellis-core"]
+    assert (str(core.current), str(core.next), core.bump, core.order) == (
+        "0.1.0",
+        "0.2.0",
+        "minor",
+        1,
+    )
+    assert core.last_tag is None
+    assert "packages/trellis-core/pyproject.toml" in core.changed_files
+    assert "first release: no tag yet" in core.why()
+    assert rows["trellis-demo"].pins == {"trellis-core": ">=0.2,<1"}
+    hq = rows["trellis-hq"]
+    assert hq.private and hq.next is None and hq.order is None
+    assert hq.dependent_of == ("trellis-core",)
+    assert not hq.changed_files, "a private project is never 'changed': it is never released"
+
+
+def test_nothing_changed_gives_an_empty_plan(make_repo: Callable[..., Path]) -> None:
+    plan = _plan(_tagged(make_repo))
+    assert plan.entries == ()
+    assert plan.table().startswith("Nothing to release")
+
+
+def test_a_leaf_change_releases_only_the_leaf(make_repo: Callable[..., Path]) -> None:
+    repo = _tagged(make_repo)
+    _touch(repo, "packages/trellis-demo/src/trellis/demo/plugin.py")
+    fragment(repo, "packages/trellis-demo", "12.fix.md", "Fix the greeting.")
+    commit(repo)
+    plan = _plan(repo)
+    assert [(e.name, str(e.next), e.bump) for e in plan.entries] == [
+        ("trellis-demo", "0.3.1", "patch")
+    ]
+    assert plan.entries[0].changed_files == (
+        "packages/trellis-demo/changelog.d/12.fix.md",
+        "packages/trellis-demo/src/trellis/demo/plugin.py",
+    )
+    assert plan.entries[0].pins == {"trellis-core": ">=0.1,<1"}, "an unreleased sibling: as is"
+
+
+def test_a_core_change_brings_its_dependents_in_order(make_repo: Callable[..., Path]) -> None:
+    repo = _tagged(make_repo)
+    _touch(repo, "packages/trellis-core/src/trellis/core/_cli.py")
+    fragment(repo, "packages/trellis-core", "+api.breaking.md", "Rename a hook.")
+    fragment(repo, "packages/trellis-core", "+docs.doc.md", "Document it.")
+    commit(repo)
+    plan = _plan(repo)
+    table = [(e.order, e.name, str(e.current), str(e.next), e.bump) for e in plan.entries]
+    assert table == [
+        (1, "trellis-core", "0.1.0", "1.0.0", "major"),
+        (2, "trellis-demo", "0.3.0", "0.3.1", "patch"),
+        (None, "trellis-hq", "0.1.0", "None", None),
+    ]
+    demo = plan.entries[1]
+    assert demo.dependent_of == ("trellis-core",) and not demo.changed_files
+    assert demo.pins == {"trellis-core": ">=1.0,<2"}
+    assert "dependent of trellis-core" in plan.table()
+
+
+def test_a_changed_package_without_a_fragment_is_a_problem_naming_it(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = _tagged(make_repo)
+    _touch(repo, "packages/trellis-demo/README.md")
+    commit(repo)
+    plan = _plan(repo)
+    [problem] = plan.problems
+    assert problem.startswith(
+        "trellis-demo changed (1 file(s), e.g. packages/trellis-demo/README.md)"
+    )
+    assert "packages/trellis-demo/changelog.d/+short-name.fix.md" in problem
+
+
+def test_an_unknown_fragment_type_is_an_error(make_repo: Callable[..., Path]) -> None:
+    repo = _tagged(make_repo)
+    fragment(repo, "packages/trellis-demo", "+x.feat.md")
+    commit(repo)
+    with pytest.raises(ReleaseError, match=r"\+x\.feat\.md is not a changelog fragment name"):
+        _plan(repo)
+
+
+def test_a_version_behind_its_tag_is_a_problem(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo()
+    git(repo, "tag", "-a", "trellis-core-v0.5.0", "-m", "x")
+    _touch(repo, "packages/trellis-core/README.md")
+    commit(repo)
+    problems = _plan(repo).problems
+    assert any(
+        "is 0.1.0, lower than its last release tag trellis-core-v0.5.0" in p for p in problems
+    )
+
+
+def test_a_version_ahead_of_its_tag_is_the_base(make_repo: Callable[..., Path]) -> None:
+    """After an abandoned release the source holds a version never tagged: bump from it."""
+    repo = _tagged(make_repo)
+    version = repo / "packages/trellis-demo/src/trellis/demo/_version.py"
+    version.write_text('__version__ = "0.3.5"\n', encoding="utf-8")
+    fragment(repo, "packages/trellis-demo", "+again.fix.md")
+    commit(repo)
+    [entry] = _plan(repo).entries
+    assert (str(entry.current), str(entry.next)) == ("0.3.5", "0.3.6")
+
+
+def test_dry_run_cli_prints_the_table_and_json(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo()
+    command = [sys.executable, "-m", "tools.release", "--root", str(repo), "run", "--dry-run"]
+    table = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["order", "package", "version", "bump", "why"]
+    first = table.stdout.splitlines()[1].split()
+    assert first[:6] == ["1", "trellis-core", "0.1.0", "->", "0.2.0", "minor"]
+    as_json = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    data = json.loads(as_json.stdout)
+    assert [p["tag"] for p in data["packages"]] == [
+        "trellis-core-v0.2.0",
+        "trellis-demo-v0.4.0",
+        None,
+    ]
+    assert git(repo, "status", "--porcelain") == "", "a dry run changes nothing"
+
+
+def test_dry_run_cli_exits_1_and_names_the_package_without_fragment(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(fragments=False)
+    command = [sys.executable, "-m", "tools.release", "--root", str(repo), "plan"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 1
+    assert "error: trellis-core changed" in result.stderr
+    assert "error: trellis-demo changed" in result.stderr

@@ -1,0 +1,351 @@
+"""Verification: install each released package from the index into a fresh venv, smoke-test it.
+
+Dependency-confusion safety is proved, not assumed. uv resolves the package into a PEP 751
+lock (``pylock.toml``) with the release index first and the public index(es) after it
+(``first-index`` strategy). Before anything is installed, every Trellis package in the lock
+(an in-repo name, or any ``trellis-*`` name) must resolve to files whose sha256 the *release*
+index lists for that project, and the released package to exactly the files built in this run;
+otherwise the release stops, naming the package and where it would have come from. The lock is
+then installed as is (``uv pip sync``: those URLs, those hashes) and kept in the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from ._errors import ReleaseError
+from ._index import Index, file_sha256, project_files
+from ._proc import environ, run, tool
+from ._workspace import Project, Workspace
+
+PYPI = "https://pypi.org/simple/"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One package to verify: the version planned and the files built for it (name → sha256)."""
+
+    project: Project
+    version: Version
+    files: Mapping[str, str]
+
+
+def venv_bin(venv: Path, name: str) -> Path:
+    folder = "Scripts" if sys.platform == "win32" else "bin"
+    return venv / folder / (f"{name}.exe" if sys.platform == "win32" else name)
+
+
+def _uv_env(index: Index) -> dict[str, str]:
+    env = environ(drop_prefixes=("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH"))
+    if os.environ.get("UV_CACHE_DIR"):
+        env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
+    if index.username and index.password is not None and not index.local:
+        env["UV_INDEX_RELEASE_USERNAME"] = index.username
+        env["UV_INDEX_RELEASE_PASSWORD"] = index.password
+    return env
+
+
+def _clean_env() -> dict[str, str]:
+    return environ(
+        drop_prefixes=(
+            "TRELLIS_",
+            "DJANGO_",
+            "DATABASE_URL",
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "VIRTUAL_ENV",
+            "PIP_",
+            "UV_",
+        )
+    )
+
+
+def is_protected(name: str, workspace: Workspace) -> bool:
+    """Whether ``name`` must only ever come from the release index (ours, or looks like ours)."""
+    key = canonicalize_name(name)
+    return key in workspace.projects or key.startswith("trellis-") or key == "trellis"
+
+
+def resolve(
+    target: Target,
+    index: Index,
+    public: Sequence[str],
+    workspace: Workspace,
+    work: Path,
+    python: Path,
+) -> list[dict[str, Any]]:
+    """Resolve ``target`` into ``work/pylock.toml`` and prove where each Trellis file comes from.
+
+    :return: one record per locked package: name, version, files (url, sha256), origin.
+    :raises ReleaseError: a Trellis package would come from anywhere but the release index.
+    """
+    project = target.project
+    requirements = [f"{project.name}=={target.version}"]
+    if project.contract_suite:
+        if "testing" in project.extras:
+            requirements.append(f"{project.name}[testing]=={target.version}")
+        requirements.append("pytest")
+    (work / "requirements.in").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    indexes = ["--index", f"release={index.simple}"]
+    for url in public[:-1]:
+        indexes += ["--index", url]
+    indexes += ["--default-index", public[-1] if public else index.simple]
+    protected_here = sorted(n for n in workspace.projects if not workspace.projects[n].private)
+    refresh = [arg for name in protected_here for arg in ("--refresh-package", name)]
+    run(
+        [
+            *tool("uv"),
+            "pip",
+            "compile",
+            "--quiet",
+            "--no-config",
+            "--no-header",
+            "--format",
+            "pylock.toml",
+            "--output-file",
+            str(work / "pylock.toml"),
+            "--python",
+            str(python),
+            "--index-strategy",
+            "first-index",
+            *indexes,
+            *refresh,
+            str(work / "requirements.in"),
+        ],
+        env=_uv_env(index),
+        cwd=work,
+        what=f"uv pip compile of {project.name}=={target.version}",
+        timeout=600,
+    )
+    lock = tomllib.loads((work / "pylock.toml").read_text(encoding="utf-8"))
+    published: dict[str, dict[str, str]] = {}
+    records = []
+    for package in lock.get("packages", []):
+        name = canonicalize_name(package["name"])
+        files = [package["sdist"]] if "sdist" in package else []
+        files += package.get("wheels", [])
+        entries = [
+            {"url": f.get("url", ""), "sha256": f.get("hashes", {}).get("sha256", "")}
+            for f in files
+        ]
+        origin = "public index"
+        if is_protected(name, workspace):
+            if name not in published:
+                published[name] = {
+                    fn: file_sha256(index, entry)
+                    for fn, entry in project_files(index, name).items()
+                }
+            ours = set(published[name].values())
+            foreign = [e for e in entries if e["sha256"] not in ours]
+            if foreign or not entries:
+                where = ", ".join(e["url"] for e in foreign) or "no file"
+                raise ReleaseError(
+                    f"dependency confusion refused: installing {project.name}=={target.version} "
+                    f"would take {name} {package['version']} from {where}, not from the release "
+                    f"index {index.simple}. A Trellis package must come from the release index "
+                    f"only: upload {name} {package['version']} there first (release it, or "
+                    "re-run the release that published it), and check who owns that name on "
+                    "the public index"
+                )
+            origin = "release index"
+        if name == project.name:
+            wheels = {e["sha256"] for e in entries if e["url"].endswith(".whl")}
+            built = set(target.files.values())
+            if Version(package["version"]) != target.version or not wheels or not wheels <= built:
+                raise ReleaseError(
+                    f"{index.simple} resolves {name} to {package['version']} with files "
+                    f"{[e['url'] for e in entries]}, not the {target.version} built in this "
+                    "run; the index serves something else under this name — stop and check it"
+                )
+        records.append(
+            {"name": name, "version": package["version"], "origin": origin, "files": entries}
+        )
+    return records
+
+
+def verify(
+    target: Target,
+    index: Index,
+    public: Sequence[str],
+    workspace: Workspace,
+    state_dir: Path,
+    *,
+    wait_seconds: float = 0.0,
+) -> dict[str, Any]:
+    """Install ``target`` from ``index`` into a fresh venv and smoke-test it.
+
+    The smoke test imports the package (from the venv, not the checkout), runs
+    ``trellis plugins --json`` and expects the package's plugins active at the planned
+    version, and runs the package's contract suite when it declares one.
+
+    :param wait_seconds: keep retrying resolution this long while the index catches up
+        (a public index can take a moment to list a fresh upload).
+    :return: the proof recorded in the journal.
+    """
+    project = target.project
+    venv = state_dir / "venvs" / project.name
+    work = state_dir / "verify" / project.name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    run(
+        [
+            *tool("uv"),
+            "venv",
+            "--quiet",
+            "--no-config",
+            "--clear",
+            "--python",
+            sys.executable,
+            str(venv),
+        ],
+        env=_uv_env(index),
+        what=f"uv venv for {project.name}",
+        timeout=300,
+    )
+    python = venv_bin(venv, "python")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            resolved = resolve(target, index, public, workspace, work, python)
+            break
+        except ReleaseError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(5)
+    run(
+        [
+            *tool("uv"),
+            "pip",
+            "sync",
+            "--quiet",
+            "--no-config",
+            "--python",
+            str(python),
+            str(work / "pylock.toml"),
+        ],
+        env=_uv_env(index),
+        cwd=work,
+        what=f"uv pip sync of {project.name}=={target.version}",
+        timeout=600,
+    )
+    proof: dict[str, Any] = {"resolved": resolved, "venv": str(venv)}
+    proof["import"] = _check_import(project, python, venv, work)
+    proof["plugins"] = _check_plugins(project, target.version, venv, work)
+    proof["contract_suite"] = _run_contract_suite(project, python, work)
+    return proof
+
+
+def _check_import(project: Project, python: Path, venv: Path, work: Path) -> str:
+    code = (
+        "import importlib, json, sys\n"
+        f"module = importlib.import_module({project.import_name!r})\n"
+        "where = getattr(module, '__file__', None) or list(module.__path__)[0]\n"
+        "print(json.dumps(where))\n"
+    )
+    result = run(
+        [str(python), "-I", "-c", code],
+        cwd=work,
+        env=_clean_env(),
+        what=f"import {project.import_name} in the verification venv",
+    )
+    where = json.loads(result.stdout.strip().splitlines()[-1])
+    if not Path(where).resolve().is_relative_to(venv.resolve()):
+        raise ReleaseError(
+            f"import {project.import_name} loaded {where}, outside the verification venv {venv}; "
+            "the check must test the installed wheel, not a checkout"
+        )
+    return str(where)
+
+
+def _check_plugins(
+    project: Project, version: Version, venv: Path, work: Path
+) -> list[dict[str, Any]]:
+    trellis = venv_bin(venv, "trellis")
+    if not trellis.exists():
+        raise ReleaseError(
+            f"the `trellis` command is missing after installing {project.name}: every released "
+            "package must depend on trellis-core (which provides it)"
+        )
+    result = run(
+        [str(trellis), "plugins", "--json"], cwd=work, env=_clean_env(), what="trellis plugins"
+    )
+    records = [
+        r
+        for r in json.loads(result.stdout)
+        if r.get("distribution") and canonicalize_name(r["distribution"]) == project.name
+    ]
+    if not records:
+        raise ReleaseError(
+            f"`trellis plugins` lists no plugin of {project.name}: a Trellis package registers "
+            f"its plugin in [project.entry-points.trellis] (see shared-docs/architecture.md)"
+        )
+    for record in records:
+        if record.get("status") != "active" or record.get("version") != str(version):
+            raise ReleaseError(
+                f"`trellis plugins` shows plugin {record.get('name')!r} of {project.name} as "
+                f"{record.get('status')} at version {record.get('version')} (reason: "
+                f"{record.get('reason') or '-'}); expected active at {version}"
+            )
+    return [{"name": r["name"], "version": r["version"], "status": r["status"]} for r in records]
+
+
+def _run_contract_suite(project: Project, python: Path, work: Path) -> str:
+    """Run the package's contract suite with pytest against the installed wheel.
+
+    The files are copied out of the checkout (with ``tests/conftest.py``) next to a
+    ``pytest.ini`` that stops pytest from picking up the monorepo's configuration; it keeps
+    the monorepo's Django test settings when Django is installed in the venv.
+    """
+    if not project.contract_suite:
+        return "none declared"
+    suite = work / "suite"
+    suite.mkdir()
+    conftest = project.path / "tests" / "conftest.py"
+    if conftest.is_file():
+        shutil.copy2(conftest, suite / "conftest.py")
+    for item in project.contract_suite:
+        shutil.copy2(project.path / item, suite / Path(item).name)
+    (suite / "pytest.ini").write_text(_pytest_ini(project.root, python, work), encoding="utf-8")
+    names = [Path(item).name for item in project.contract_suite]
+    result = run(
+        [str(python), "-m", "pytest", "-q", *names],
+        cwd=suite,
+        env=_clean_env(),
+        check=False,
+        timeout=900,
+    )
+    if result.returncode != 0:
+        raise ReleaseError(
+            f"the contract suite of {project.name} ({', '.join(project.contract_suite)}) failed "
+            f"against the installed wheel:\n{(result.stdout + result.stderr)[-3000:]}"
+        )
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "passed"
+
+
+def _pytest_ini(root: Path, python: Path, work: Path) -> str:
+    options = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    config = options.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    probe = "import importlib.util as u; print(u.find_spec('django') is not None)"
+    has_django = run([str(python), "-I", "-c", probe], cwd=work, env=_clean_env()).stdout
+    lines = ["[pytest]", "addopts = --import-mode=importlib -p no:cacheprovider"]
+    if "True" in has_django and "DJANGO_SETTINGS_MODULE" in config:
+        lines.append(f"DJANGO_SETTINGS_MODULE = {config['DJANGO_SETTINGS_MODULE']}")
+        lines.append("django_find_project = false")
+    else:
+        lines[1] += " -p no:django"
+    if config.get("markers"):
+        lines.append("markers =")
+        lines.extend(f"    {marker}" for marker in config["markers"])
+    return "\n".join(lines) + "\n"
