@@ -83,6 +83,17 @@ def test_reap_removes_stale_temporary_files(put):
     assert not stale.exists()
 
 
+def test_reap_judges_temporary_files_by_the_time_it_is_given(put):
+    from trellis.blobs.services import blobs_reap
+
+    put(b"x", key="k")
+    fresh = filesystem.path_for("k").parent / "~tmp-fresh"
+    fresh.write_bytes(b"partial upload")
+    report = blobs_reap(older_than=timedelta(hours=1), now=datetime.now(UTC) + timedelta(hours=2))
+    assert report.temp_files == 1
+    assert not fresh.exists()
+
+
 def test_reap_in_batches_over_many_blobs(put):
     from trellis.blobs.services import blobs_reap
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import time
 import types
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 
-from trellis.blobs import NotFound, migrating
+from trellis import blobs
+from trellis.blobs import KeyExists, NotFound, filesystem, migrating
+from trellis.blobs.models import BlobMeta
 from trellis.blobs.s3testing import S3Server, s3_server
+from trellis.blobs.services import blobs_reap
 from trellis.blobs.testing import BlobsContract
 from trellis.core import ConfigurationError, Host, get_host, hookimpl, set_host
 from trellis.core.testing import isolated_host
@@ -222,3 +230,52 @@ def test_settings_come_from_django_when_the_environment_has_none(providers, monk
         assert migrating.load_migration(host) == migrating.Migration(old="filesystem", new="s3")
         host.call("blobs_write", key="k", stream=io.BytesIO(b"x"))
         assert has(host, "s3", "k")
+
+
+def test_write_refuses_a_key_the_old_provider_holds(host):
+    put(host, "filesystem", "legacy", b"old")
+    with pytest.raises(KeyExists, match=r"'legacy'.*'filesystem'"):
+        host.call("blobs_write", key="legacy", stream=io.BytesIO(b"new"))
+    assert not has(host, "s3", "legacy")
+    assert read(host, "legacy") == b"old"
+
+
+# -- through the facade, committing for real --------------------------------------------------
+
+
+def put_blob(content: bytes, key: str) -> blobs.BlobInfo:
+    return blobs.put(content, key=key, domain="d", parent_id="p", type_code=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_then_put_of_a_key_in_one_transaction_loses_nothing(host):
+    put(host, "filesystem", "reused", b"old")  # stored before the migration started
+    BlobMeta.objects.create(
+        key="reused",
+        domain="d",
+        parent_id="p",
+        type_code=1,
+        length=3,
+        sha256=hashlib.sha256(b"old").hexdigest(),
+    )
+    with transaction.atomic():
+        assert blobs.delete("reused") is True
+        with pytest.raises(KeyExists, match=r"deleted in this transaction.*commits"):
+            put_blob(b"new", "reused")
+    assert not has(host, "filesystem", "reused")
+    assert not has(host, "s3", "reused")
+    put_blob(b"new", "reused")  # committed: the key is free again
+    assert blobs.read_bytes("reused") == b"new"
+    assert has(host, "s3", "reused")
+
+
+@pytest.mark.django_db
+def test_reap_removes_stale_temporary_files_of_a_filesystem_side(host):
+    put(host, "filesystem", "k", b"x")
+    stale = filesystem.path_for("k").parent / "~tmp-crashed"
+    stale.write_bytes(b"partial upload")
+    then = time.time() - 7200
+    os.utime(stale, (then, then))
+    report = blobs_reap(older_than=timedelta(hours=1))
+    assert report.temp_files == 1
+    assert not stale.exists()

@@ -32,6 +32,7 @@ DATABASES = {"default": dj_database_url.parse(DATABASE)}
 """
 
 SCRIPT = """
+import hashlib
 import io
 import json
 from datetime import timedelta
@@ -44,6 +45,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from trellis import blobs
+from trellis.blobs import filesystem
 from trellis.blobs.models import BlobMeta
 from trellis.blobs.services import blobs_expire
 from trellis.core import get_host, hookimpl
@@ -64,6 +66,8 @@ report = blobs_expire(batch_size=2)
 result["expired"] = [report.deleted, report.batches]
 result["left"] = sorted(BlobMeta.objects.values_list("key", flat=True))
 
+WINNER = b"the winner's content"
+
 class Racing:
     TRELLIS_IMPLEMENTS = {"blobs": ">=1,<2"}
 
@@ -71,9 +75,12 @@ class Racing:
     @hookimpl(wrapper=True)
     def blobs_write(key, stream):
         written = yield
-        if key == "contested":
+        if key == "contested":  # another put stores its content over ours, and its row
+            path = filesystem.path_for(key)
+            path.unlink()
+            path.write_bytes(WINNER)
             BlobMeta.objects.create(key=key, domain="d", parent_id="p", type_code=0,
-                                    length=0, sha256="0" * 64)
+                                    length=len(WINNER), sha256=hashlib.sha256(WINNER).hexdigest())
         return written
 
 get_host().register(Racing(), "racing")
@@ -85,6 +92,7 @@ with transaction.atomic():
     put("after-race")  # the outer transaction survived the failed insert
     result["bulk"] = blobs.bulk_delete(["after-race", "later", "missing"])
 result["after"] = sorted(BlobMeta.objects.values_list("key", flat=True))
+result["contested"] = blobs.read_bytes("contested").decode()
 print(json.dumps(result))
 """
 
@@ -136,6 +144,7 @@ def test_metadata_on_postgresql(database_url: str, tmp_path: Path) -> None:
     assert result["left"] == ["later"]
     assert "concurrently" in result["race"]
     assert result["bulk"] == 2
-    assert result["after"] == ["contested"]  # the racing put's row; ours left nothing
+    assert result["after"] == ["contested"]  # the racing put's row, not ours
+    assert result["contested"] == "the winner's content"  # and the winner's content, intact
     content = sorted(p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file())
-    assert content == []
+    assert content == ["contested"]

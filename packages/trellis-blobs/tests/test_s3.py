@@ -163,11 +163,23 @@ def test_reader_refuses_to_mix_two_versions_of_an_object(host, monkeypatch):
             reader.read()
 
 
-def test_closing_the_reader_early_releases_it(host):
+def test_closing_the_reader_early_releases_it(host, monkeypatch):
+    from botocore.response import StreamingBody
+
+    closed: list[StreamingBody] = []
+    real_close = StreamingBody.close
+
+    def spy(body: StreamingBody) -> None:
+        closed.append(body)
+        real_close(body)
+
+    monkeypatch.setattr(StreamingBody, "close", spy)
     host.call("blobs_write", key="c", stream=PatternStream(3 * MiB))
     reader = host.call("blobs_open", key="c")
     assert len(reader.read(1000)) == 1000
+    assert closed == []
     reader.close()
+    assert len(closed) == 1  # the GetObject body, returning or dropping its connection
     assert reader.closed
     with pytest.raises(ValueError, match="closed"):
         reader.read(1)

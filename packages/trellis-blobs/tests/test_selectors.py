@@ -111,9 +111,41 @@ def test_streaming_reader_fails_at_the_end_of_damaged_content(put):
     with blobs.open_blob("big-rot") as reader:
         assert reader.read(MiB) == b"a" * MiB
         assert reader.read(MiB) == b"a" * MiB
-        assert reader.read(MiB) == b"a" * (MiB - 1) + b"b"  # a stream cannot know yet
         with pytest.raises(blobs.BlobIntegrityError, match="sha256"):
+            reader.read(MiB)  # the chunk that completes the content is checked first
+        with pytest.raises(blobs.BlobIntegrityError):  # and it stays failed
             reader.read(MiB)
+
+
+def read_to_length(reader: blobs.BlobReader, received: list[bytes], chunk: int) -> None:
+    """Read as a consumer bounded by the recorded length does: never asks past it."""
+    remaining = reader.info.length
+    while remaining:
+        received.append(reader.read(min(chunk, remaining)))
+        remaining -= len(received[-1])
+
+
+def test_reading_exactly_the_recorded_length_verifies_the_content(put):
+    put(b"good content", key="exact")
+    damage("exact", b"evil content")  # same length, other bytes
+    with blobs.open_blob("exact") as reader, pytest.raises(blobs.BlobIntegrityError, match="sha"):
+        reader.read(12)
+    received: list[bytes] = []
+    with blobs.open_blob("exact") as reader, pytest.raises(blobs.BlobIntegrityError, match="sha"):
+        read_to_length(reader, received, chunk=5)
+    assert b"".join(received) == b"evil conte"  # every chunk but the completing one
+    with (
+        io.BufferedReader(blobs.open_blob("exact")) as buffered,
+        pytest.raises(blobs.BlobIntegrityError, match="sha256"),
+    ):
+        buffered.read(12)
+
+
+def test_intact_content_read_to_its_length_then_past_it(put):
+    put(b"0123456789", key="intact")
+    with blobs.open_blob("intact") as reader:
+        assert reader.read(10) == b"0123456789"
+        assert reader.read(10) == b""
 
 
 def test_missing_content_with_metadata_is_an_integrity_error(put):

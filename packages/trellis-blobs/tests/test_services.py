@@ -194,8 +194,15 @@ def test_failure_after_the_content_was_written_deletes_it(put, monkeypatch, stor
     assert nothing_stored(stored_files)
 
 
+WINNER = b"the winner's content"
+
+
 class RacingPut:
-    """A wrapper around blobs_write that commits another put's row for the same key meanwhile."""
+    """Around blobs_write: another put of the same key stores its content and commits its row.
+
+    The other put's content replaces ours, as on a provider that is not create-only (S3 with
+    ``TRELLIS_BLOBS_S3_CONDITIONAL_WRITES=0``, a filesystem without hard links).
+    """
 
     TRELLIS_IMPLEMENTS = {"blobs": ">=1,<2"}
 
@@ -203,17 +210,25 @@ class RacingPut:
     @hookimpl(wrapper=True)
     def blobs_write(key, stream):
         written = yield
+        path = filesystem.path_for(key)
+        path.unlink()
+        path.write_bytes(WINNER)
         BlobMeta.objects.create(
-            key=key, domain="d", parent_id="p", type_code=0, length=0, sha256="0" * 64
+            key=key,
+            domain="d",
+            parent_id="p",
+            type_code=0,
+            length=len(WINNER),
+            sha256=hashlib.sha256(WINNER).hexdigest(),
         )
         return written
 
 
-def test_concurrent_put_of_the_same_key_keeps_neither_content(put, trellis_register):
+def test_concurrent_put_of_the_same_key_keeps_the_winners_content(put, trellis_register):
     assert trellis_register(RacingPut(), "racing").status == "active"
     with pytest.raises(blobs.KeyExists, match="concurrently"):
         put(b"mine", key="contested")
-    assert not filesystem.path_for("contested").exists()
+    assert blobs.read_bytes("contested") == WINNER
 
 
 def test_provider_that_wraps_the_stream_error_still_reports_it(put, trellis_register):
@@ -325,6 +340,21 @@ def test_content_deletion_failure_is_logged_not_raised(
     assert "could not delete the content of blob 'stuck'" in caplog.text
     assert "blobs_reap" in caplog.text
     assert filesystem.path_for("stuck").exists()  # an orphan now, for the reaper
+
+
+def test_content_is_kept_for_the_reaper_when_the_check_before_deleting_it_fails(
+    put, caplog, monkeypatch, django_capture_on_commit_callbacks
+):
+    def unreachable(*args, **kwargs):
+        raise RuntimeError("database is gone")
+
+    put(b"x", key="unchecked")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert blobs.delete("unchecked") is True
+        monkeypatch.setattr(BlobMeta.objects, "filter", unreachable)
+    assert "could not check whether blobs 'unchecked' were stored again" in caplog.text
+    assert "blobs_reap" in caplog.text
+    assert filesystem.path_for("unchecked").exists()
 
 
 def test_bulk_delete(put, django_capture_on_commit_callbacks):

@@ -5,6 +5,7 @@ These tests commit for real (``transaction=True``), so on-commit hooks run as in
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import time
@@ -17,6 +18,7 @@ from django.db import transaction
 from trellis import blobs
 from trellis.blobs import filesystem
 from trellis.blobs.models import BlobMeta
+from trellis.core import get_host
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,3 +111,37 @@ def test_rolled_back_bulk_delete_loses_nothing(put):
         put(b"x", key=f"b{n}")
     roll_back(lambda: blobs.bulk_delete(["b0", "b1", "b2"]))
     assert [blobs.read_bytes(f"b{n}") for n in range(3)] == [b"x"] * 3
+
+
+@pytest.mark.parametrize(
+    "delete", [blobs.delete, lambda key: blobs.bulk_delete([key])], ids=["delete", "bulk_delete"]
+)
+def test_put_after_delete_in_the_same_transaction_says_to_commit_first(put, delete):
+    put(b"old", key="reused")
+    with transaction.atomic():
+        assert delete("reused")
+        with pytest.raises(blobs.KeyExists, match=r"deleted in this transaction.*commits"):
+            put(b"new", key="reused")
+        assert filesystem.path_for("reused").read_bytes() == b"old"  # a rollback keeps it
+    assert not filesystem.path_for("reused").exists()
+    put(b"new", key="reused")  # committed: the key is free again
+    assert blobs.read_bytes("reused") == b"new"
+
+
+def test_content_of_a_key_stored_again_before_the_commit_is_kept(put):
+    put(b"old", key="again")
+    new = b"new content"
+    with transaction.atomic():
+        blobs.delete("again")
+        # What a put on a provider that replaces content would leave: new content and a row.
+        filesystem.path_for("again").unlink()
+        get_host().call("blobs_write", key="again", stream=io.BytesIO(new))
+        BlobMeta.objects.create(
+            key="again",
+            domain="d",
+            parent_id="p",
+            type_code=1,
+            length=len(new),
+            sha256=hashlib.sha256(new).hexdigest(),
+        )
+    assert blobs.read_bytes("again") == new

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from trellis.blobs import BlobIntegrityError, filesystem
+from trellis.blobs import BlobIntegrityError, filesystem, views
+from trellis.blobs.models import BlobMeta
 
 pytestmark = pytest.mark.django_db
 
@@ -132,12 +135,22 @@ def test_unsatisfiable_range_gives_416(user_client, blob, header):
     assert response.json()["field"] == "Range"
 
 
-def test_any_range_of_an_empty_blob_is_unsatisfiable(user_client, put):
+@pytest.mark.parametrize("header", ["bytes=0-", "bytes=0-0", "bytes=-0"])
+def test_ranges_of_an_empty_blob_that_start_in_it_are_unsatisfiable(user_client, put, header):
     put(b"", key="empty")
     assert user_client.get("/blobs/empty").content == b""
-    response = user_client.get("/blobs/empty", headers={"Range": "bytes=0-"})
+    response = user_client.get("/blobs/empty", headers={"Range": header})
     assert response.status_code == 416
     assert response["Content-Range"] == "bytes */0"
+
+
+def test_a_suffix_range_of_an_empty_blob_sends_the_empty_blob(user_client, put):
+    put(b"", key="empty")
+    response = user_client.get("/blobs/empty", headers={"Range": "bytes=-5"})
+    assert response.status_code == 200  # satisfiable (RFC 9110 14.1.1), yet no byte to send
+    assert body(response) == b""
+    assert response["Content-Length"] == "0"
+    assert not response.has_header("Content-Range")
 
 
 def test_if_range_with_another_etag_sends_everything(user_client, blob):
@@ -151,6 +164,28 @@ def test_if_range_with_another_etag_sends_everything(user_client, blob):
         "/blobs/docs/report.pdf", headers={"Range": "bytes=0-9", "If-Range": etag}
     )
     assert response.status_code == 206
+
+
+@pytest.mark.parametrize("header", ["bytes=5000-", "bytes=-0"])
+def test_if_range_with_another_etag_ignores_even_an_unsatisfiable_range(user_client, blob, header):
+    response = user_client.get(
+        "/blobs/docs/report.pdf", headers={"Range": header, "If-Range": '"stale"'}
+    )
+    assert response.status_code == 200  # RFC 9110 13.1.5: If-Range first, then Range
+    assert body(response) == CONTENT
+    response = user_client.get(
+        "/blobs/docs/report.pdf", headers={"Range": header, "If-Range": f'"{blob.sha256}"'}
+    )
+    assert response.status_code == 416
+
+
+def test_if_range_with_a_date_or_a_weak_etag_sends_everything(user_client, blob):
+    for validator in ("Sat, 01 Jan 2000 00:00:00 GMT", f'W/"{blob.sha256}"'):
+        response = user_client.get(
+            "/blobs/docs/report.pdf", headers={"Range": "bytes=0-9", "If-Range": validator}
+        )
+        assert response.status_code == 200
+        assert body(response) == CONTENT
 
 
 def test_if_none_match_gives_304(user_client, blob):
@@ -168,10 +203,14 @@ def test_head_sends_headers_only(user_client, blob):
     assert response.content == b""
     assert response["Content-Length"] == "1024"
     assert response["Content-Type"] == "application/pdf"
-    ranged = user_client.head("/blobs/docs/report.pdf", headers={"Range": "bytes=0-99"})
-    assert ranged.status_code == 206
-    assert ranged["Content-Length"] == "100"
-    assert ranged["Content-Range"] == "bytes 0-99/1024"
+
+
+@pytest.mark.parametrize("header", ["bytes=0-99", "bytes=5000-"])
+def test_head_ignores_range(user_client, blob, header):
+    response = user_client.head("/blobs/docs/report.pdf", headers={"Range": header})
+    assert response.status_code == 200  # RFC 9110 14.2: only GET honours Range
+    assert response["Content-Length"] == "1024"
+    assert not response.has_header("Content-Range")
 
 
 def test_other_methods_get_405_json(user_client, blob):
@@ -220,3 +259,45 @@ def test_damaged_large_blob_is_cut_short(user_client, put):
         received.extend(response.streaming_content)
     response.close()
     assert sum(map(len, received)) < len(content)  # the client sees a failed transfer
+
+
+def blob_queries(queries) -> list[str]:
+    return [q["sql"] for q in queries if "trellis_blobs_blobmeta" in q["sql"]]
+
+
+@pytest.mark.parametrize("size", [10, 3 * MiB])
+def test_a_download_reads_the_metadata_once(user_client, put, size):
+    put(b"x" * size, key="once")
+    with CaptureQueriesContext(connection) as queries:
+        assert body(user_client.get("/blobs/once")) == b"x" * size
+    assert len(blob_queries(queries.captured_queries)) == 1
+
+
+@pytest.fixture
+def replaced_after_its_metadata_is_read(monkeypatch, put):
+    """The view reads a blob's metadata, then the blob is deleted and stored again."""
+    real = views.blob_get_info
+    replaced: list[str] = []
+
+    def read_then_replace(key):
+        info = real(key)
+        if not replaced:
+            replaced.append(key)
+            BlobMeta.objects.filter(key=key).delete()
+            filesystem.path_for(key).unlink()
+            put(b"Z" * info.length, key=key, name="other.bin")
+        return info
+
+    monkeypatch.setattr(views, "blob_get_info", read_then_replace)
+    return replaced
+
+
+def test_a_blob_replaced_during_a_download_fails_cleanly(
+    user_client, blob, replaced_after_its_metadata_is_read
+):
+    response = user_client.get("/blobs/docs/report.pdf")
+    assert replaced_after_its_metadata_is_read == ["docs/report.pdf"]
+    assert response.status_code == 409
+    assert response.json()["code"] == "blob_changed"
+    assert response.json()["field"] == "key"
+    assert "request it again" in response.json()["message"]

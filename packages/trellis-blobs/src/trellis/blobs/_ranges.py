@@ -30,9 +30,11 @@ def parse_range(header: str | None, length: int) -> ByteRange | None:
     """The single byte range ``header`` asks for, or ``None`` to send the whole content.
 
     As RFC 9110 allows, a header that is malformed, names another unit or asks for several
-    ranges is ignored (the whole content is sent).
+    ranges is ignored (the whole content is sent). So is a suffix range of empty content: it is
+    satisfiable (section 14.1.1) but has no byte a ``Content-Range`` could name.
 
-    :raises RangeNotSatisfiable: the range starts at or beyond the end of the content.
+    :raises RangeNotSatisfiable: the range starts at or beyond the end of the content, or asks
+        for the last 0 bytes.
     """
     if not header:
         return None
@@ -45,8 +47,10 @@ def parse_range(header: str | None, length: int) -> ByteRange | None:
     first, last = match[1], match[2]
     if not first:  # suffix range: the last N bytes
         suffix = int(last)
-        if suffix == 0 or length == 0:
+        if suffix == 0:
             raise RangeNotSatisfiable
+        if length == 0:
+            return None
         return ByteRange(max(0, length - suffix), length, length)
     start = int(first)
     if last and int(last) < start:

@@ -118,11 +118,13 @@ class MeteredReader(io.RawIOBase):
 class BlobReader(io.RawIOBase):
     """A blob's content as a readable binary stream, checked against its metadata as it streams.
 
-    ``info`` is the blob's :class:`BlobInfo`. Reading past the recorded length raises
-    :class:`BlobIntegrityError` before the extra bytes are returned; at the end of the content
-    the length and sha256 are compared with the metadata and a mismatch raises
-    :class:`BlobIntegrityError`. A consumer that must not act on bad bytes at all reads small
-    blobs with :func:`trellis.blobs.read_bytes` (verified before anything is returned).
+    ``info`` is the blob's :class:`BlobInfo`. The read that completes the recorded length
+    compares the sha256 with the metadata before returning its bytes, so a consumer that stops
+    at ``info.length`` has verified content or a :class:`BlobIntegrityError`. Bytes past the
+    recorded length raise it on the next read, before they are returned, and so does content
+    that ends early. Every chunk but the completing one reaches the consumer before the check:
+    one that must not act on bad bytes at all reads small blobs with
+    :func:`trellis.blobs.read_bytes` (verified before anything is returned).
 
     Use it as a context manager, or close it: closing releases the provider's stream.
     """
@@ -164,6 +166,8 @@ class BlobReader(io.RawIOBase):
             )
         self._count += len(data)
         self._hash.update(data)
+        if self._count == self.info.length:
+            self._verify_digest()  # before the chunk that completes the content is returned
         return bytes(data)
 
     def readall(self) -> bytes:
@@ -191,13 +195,16 @@ class BlobReader(io.RawIOBase):
                 f"ended after {self._count} bytes; its metadata records {self.info.length}: "
                 "the stored content is truncated"
             )
+        self._verify_digest()  # empty content has no read that completes it
+        self._verified = True
+
+    def _verify_digest(self) -> None:
         digest = self._hash.hexdigest()
         if digest != self.info.sha256:
             self._fail(
                 f"has sha256 {digest}; its metadata records {self.info.sha256}: the stored "
                 "content is damaged"
             )
-        self._verified = True
 
     def _fail(self, problem: str) -> None:
         where = f" (provider {self._provider!r})" if self._provider else ""

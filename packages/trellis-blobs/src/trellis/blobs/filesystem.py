@@ -129,12 +129,15 @@ def blobs_scan() -> Iterator[StoredBlob]:
     return _scan(filesystem_root().resolve())
 
 
-def remove_stale_temp_files(older_than: timedelta, root: Path | None = None) -> int:
+def remove_stale_temp_files(
+    older_than: timedelta, root: Path | None = None, *, now: datetime | None = None
+) -> int:
     """Delete temporary files of writes that died (a killed process) older than ``older_than``.
 
+    :param now: the time ``older_than`` counts back from (default: now).
     :return: how many were deleted.
     """
-    cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+    cutoff = (now or datetime.now(UTC)).timestamp() - older_than.total_seconds()
     removed = 0
     for entry, _parts in _files(Path(root or filesystem_root()).resolve(), depth=0, parts=()):
         if entry.name.startswith(TEMP_PREFIX):

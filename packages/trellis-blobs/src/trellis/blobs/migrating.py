@@ -8,9 +8,10 @@ environment first, then from Django settings of the same name:
 - ``TRELLIS_BLOBS_MIGRATE_TO``: the provider it moves to (e.g. ``s3``), configured as if it
   were selected.
 
-New content goes to the new provider; reads try the new provider and fall back to the old one;
-deletes remove the blob from both. ``manage.py blobs_backfill`` then copies the old content
-across, after which the new provider is selected directly (see shared-docs/blobs-providers.md).
+New content goes to the new provider (a key the old one still holds is refused); reads try the
+new provider and fall back to the old one; deletes remove the blob from both. ``manage.py
+blobs_backfill`` then copies the old content across, after which the new provider is selected
+directly (see shared-docs/blobs-providers.md).
 The two providers are reached through :meth:`trellis.core.Host.call_provider` on the
 process-wide host.
 """
@@ -24,7 +25,7 @@ from typing import BinaryIO
 from trellis.core import ConfigurationError, Host, get_host, hookimpl
 
 from . import hookspecs
-from ._errors import NotFound
+from ._errors import KeyExists, NotFound
 from ._settings import setting
 from ._types import StoredBlob
 
@@ -124,8 +125,20 @@ def _current() -> tuple[Host, Migration]:
 
 @hookimpl
 def blobs_write(key: str, stream: BinaryIO) -> int:
-    """Write to the new provider only."""
+    """Write to the new provider only; refuse a key the old provider holds.
+
+    Keys are immutable across both providers. Content the old one still holds under the key
+    belongs to a blob whose delete has not reached it yet (a delete waiting for its
+    transaction to commit), or is an orphan; that delete would remove the new content too.
+
+    :raises KeyExists: the old provider holds content under ``key``.
+    """
     host, migration = _current()
+    if host.call_provider(migration.old, "blobs_exists", key=key):
+        raise KeyExists(
+            f"content is already stored under key {key!r} in {migration.old!r}, the provider "
+            "being migrated from; keys are immutable"
+        )
     written: int = host.call_provider(migration.new, "blobs_write", key=key, stream=stream)
     return written
 

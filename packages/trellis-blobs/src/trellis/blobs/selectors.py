@@ -26,6 +26,7 @@ __all__ = [
     "blob_get_info",
     "blob_list",
     "blob_open",
+    "blob_open_from_info",
     "blob_open_range",
     "blob_read_bytes",
     "blob_size",
@@ -88,7 +89,19 @@ def blob_open(key: str) -> BlobReader:
     :raises NotFound: no blob has ``key``.
     :raises BlobIntegrityError: the blob's content is missing from the provider.
     """
-    info = blob_get_info(key)
+    return blob_open_from_info(blob_get_info(key))
+
+
+def blob_open_from_info(info: BlobInfo) -> BlobReader:
+    """Open the content of the blob ``info`` describes, verified against ``info`` as it is read.
+
+    For a caller that has the metadata already (the download view sends it as headers): no
+    second query, and the content is checked against the very metadata the caller used. If
+    the blob was replaced since ``info`` was read, reading raises ``BlobIntegrityError``.
+
+    :raises NotFound: no blob has ``info.key`` any more.
+    :raises BlobIntegrityError: the blob's content is missing from the provider.
+    """
     host = get_host()
     return BlobReader(_open_content(host, info), info, provider=selected_provider(host))
 
@@ -107,8 +120,7 @@ def blob_read_bytes(key: str, *, limit: int = READ_BYTES_LIMIT) -> bytes:
             f"blob {key!r} is {info.length} bytes; read_bytes() returns at most {limit} "
             "(pass limit=..., or stream it with open_blob())"
         )
-    host = get_host()
-    with BlobReader(_open_content(host, info), info, provider=selected_provider(host)) as reader:
+    with blob_open_from_info(info) as reader:
         return reader.read()
 
 

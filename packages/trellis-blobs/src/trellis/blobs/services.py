@@ -5,9 +5,10 @@ application code imports those. Every function keeps the metadata row and the pr
 content in step:
 
 - ``put`` writes the content first, then the row; if anything fails after the content was
-  written, the content is deleted and the error re-raised.
+  written, the content is deleted and the error re-raised (except when another put of the key
+  committed its row first: the content under the key may then be that put's).
 - ``delete`` removes the row in the current transaction and the content once it commits, so a
-  rolled-back delete loses nothing.
+  rolled-back delete loses nothing. Until then the key cannot be stored again.
 - A ``put`` inside a transaction that rolls back leaves its content without a row: an orphan,
   invisible to every reader, that :func:`blobs_reap` (``manage.py blobs_reap``) deletes once it
   is older than a grace period.
@@ -33,6 +34,7 @@ from ._rows import (
     batched,
     delete_contents,
     delete_contents_on_commit,
+    deletion_pending,
     meta_model,
     not_found,
     selected_provider,
@@ -90,7 +92,8 @@ def blob_put(
         ``timedelta`` from now.
     :param length: the length the stream must have; a longer or shorter stream is refused.
     :raises InvalidKey: ``key`` is malformed.
-    :raises KeyExists: a blob (or content whose put has not committed) already uses ``key``.
+    :raises KeyExists: a blob (or content whose put has not committed) already uses ``key``,
+        or the current transaction deleted the blob with ``key`` and has not committed yet.
     :raises BlobTooLarge: the content is longer than ``length`` or ``TRELLIS_BLOBS_MAX_SIZE``.
     :raises BlobTruncated: the stream ended before ``length`` bytes.
     """
@@ -119,6 +122,11 @@ def blob_put(
             f"a blob with key {key!r} already exists; keys are immutable: delete it first or "
             "store under another key (the default is a fresh trellis.blobs.new_key())"
         )
+    if deletion_pending(key):
+        raise KeyExists(
+            f"blob {key!r} was deleted in this transaction, and its content is removed only "
+            "when the transaction commits: commit first, or store under another key"
+        )
     reader = MeteredReader(
         _as_stream(content, key),
         key=key,
@@ -143,9 +151,13 @@ def blob_put(
                 expires=expires_at,
             )
     except IntegrityError as exc:
-        delete_contents(host, [key])
+        # Another put of the key committed its row first. The content under the key is not
+        # ours to delete: a create-only provider refuses the second write, so ours only
+        # succeeded if the winner's did not; a provider that replaces content (S3 without
+        # conditional writes, the filesystem's rename fallback) may hold the winner's now.
         raise KeyExists(
-            f"a blob with key {key!r} was stored concurrently; keys are immutable"
+            f"a blob with key {key!r} was stored concurrently by another put, which committed "
+            "first; keys are immutable: store under another key"
         ) from exc
     except BaseException:
         delete_contents(host, [key])
@@ -171,8 +183,9 @@ def _write(host: Host, key: str, reader: MeteredReader) -> int:
     except KeyExists as exc:
         raise KeyExists(
             f"content is already stored under key {key!r} without committed metadata: another "
-            "put of this key is in progress, or a put that rolled back left it behind until "
-            "`manage.py blobs_reap` removes it; store under another key"
+            "put of this key is in progress, a committed delete of it has not removed the "
+            "content yet, or a put that rolled back left it behind until `manage.py "
+            "blobs_reap` removes it; store under another key"
         ) from exc
     except BaseException as exc:
         if reader.error is not None and exc is not reader.error:
@@ -337,7 +350,8 @@ class ReapReport:
     deleted: int
     too_young: int
     temp_files: int = 0
-    """Temporary files of writes that died, removed (filesystem provider only)."""
+    """Temporary files of writes that died, removed (when the filesystem provider is in use,
+    selected or either side of a migration)."""
 
 
 def blobs_reap(
@@ -351,16 +365,20 @@ def blobs_reap(
 
     Such content is left by a ``put`` whose transaction rolled back, or by a process that died
     between writing content and committing its row. Younger content is kept: its ``put`` may
-    still be about to commit, so ``older_than`` must exceed the longest transaction that
-    stores blobs. The provider's storage must belong to this blob store alone: anything in it
-    without a row counts as an orphan. With the filesystem provider, temporary files of writes
+    still be about to commit. A provider may date content from when its upload started (S3
+    may date a multipart upload so), so ``older_than`` must exceed the longest upload plus the
+    longest transaction that stores blobs. The provider's storage must belong to this blob
+    store alone: anything in it without a row counts as an orphan. When the filesystem
+    provider is in use (selected, or either side of a migration), temporary files of writes
     whose process died are removed too, after the same grace period.
 
     :param dry_run: count orphans without deleting them.
+    :param now: the time the grace period counts back from (default: now).
     """
     if older_than < timedelta(0):
         raise ValueError(f"older_than must not be negative; got {older_than}")
-    cutoff = (now or datetime.now(UTC)) - older_than
+    now = now or datetime.now(UTC)
+    cutoff = now - older_than
     host = get_host()
     model = meta_model()
     scanned = orphans = deleted = too_young = 0
@@ -378,10 +396,10 @@ def blobs_reap(
             if not dry_run:
                 deleted += delete_contents(host, [blob.key])
     temp_files = 0
-    if not dry_run and selected_provider(host) == "filesystem":
+    if not dry_run and _uses_filesystem(host):
         from .filesystem import remove_stale_temp_files
 
-        temp_files = remove_stale_temp_files(older_than)
+        temp_files = remove_stale_temp_files(older_than, now=now)
     return ReapReport(
         scanned=scanned,
         orphans=orphans,
@@ -389,3 +407,14 @@ def blobs_reap(
         too_young=too_young,
         temp_files=temp_files,
     )
+
+
+def _uses_filesystem(host: Host) -> bool:
+    """Whether the filesystem provider holds content: selected, or either side of a migration."""
+    provider = selected_provider(host)
+    if provider == "migrating":
+        from .migrating import load_migration
+
+        migration = load_migration(host)
+        return "filesystem" in (migration.old, migration.new)
+    return provider == "filesystem"

@@ -42,7 +42,8 @@ MiB = 1024 * 1024
 class PatternStream(io.RawIOBase):
     """``size`` bytes of a repeating pattern, generated chunk by chunk (never held whole).
 
-    :param fail_after: raise :class:`StreamFailure` once this many bytes have been handed out.
+    :param fail_after: raise :class:`StreamFailure` once this many bytes have been handed out
+        (the error raised is kept in :attr:`failure`).
     :param max_read: hand out at most this many bytes per ``read`` (short reads, as sockets do).
     """
 
@@ -54,6 +55,8 @@ class PatternStream(io.RawIOBase):
         self.position = 0
         self.fail_after = fail_after
         self.max_read = max_read
+        self.failure: StreamFailure | None = None
+        """The :class:`StreamFailure` this stream raised, once it has."""
         self._block = bytes(range(256)) * (MiB // 256 + 1)
 
     def readable(self) -> bool:
@@ -63,7 +66,8 @@ class PatternStream(io.RawIOBase):
         if size is None or size < 0:
             raise AssertionError("a provider must read in chunks, not read() the whole stream")
         if self.fail_after is not None and self.position >= self.fail_after:
-            raise StreamFailure(f"the stream broke after {self.position} bytes")
+            self.failure = StreamFailure(f"the stream broke after {self.position} bytes")
+            raise self.failure
         size = min(size, MiB, self.size - self.position, self.max_read or size)
         if self.fail_after is not None:
             size = min(size, self.fail_after - self.position)
@@ -137,11 +141,23 @@ class BlobsContract(ContractSuite):
 
     @staticmethod
     def assert_write_fails(host: Host, key: str, stream: PatternStream) -> None:
-        """The write raises (the provider may wrap the stream's :class:`StreamFailure`)."""
+        """The write raises because ``stream`` raised its :class:`StreamFailure`.
+
+        The provider may let that error through or wrap it (it is then in the raised error's
+        ``__cause__``/``__context__`` chain, or hidden with ``from None``); what counts is that
+        the stream was read up to its failure. A write failing for another reason first fails
+        the test.
+        """
         try:
             host.call("blobs_write", key=key, stream=stream)
-        except Exception:
-            return
+        except Exception as exc:
+            if stream.failure is not None:
+                return
+            pytest.fail(
+                f"blobs_write of {key!r} raised {type(exc).__name__}: {exc}, before its stream "
+                f"failed (it read {stream.position} of the {stream.fail_after} bytes the stream "
+                "gives before failing)"
+            )
         pytest.fail(f"blobs_write of {key!r} returned although its stream raised")
 
     def assert_absent(self, host: Host, key: str) -> None:

@@ -1,12 +1,17 @@
 """Thin views: an authenticated blob download that streams, with single ``Range`` support.
 
-``GET`` or ``HEAD`` ``<mount>/<key>`` (mounted at ``/blobs/``). Errors are JSON
-``{"code", "message", "field"}``:
+``GET`` or ``HEAD`` ``<mount>/<key>`` (mounted at ``/blobs/``). Only ``GET`` honours ``Range``
+(RFC 9110 section 14.2), and only when ``If-Range``, if sent, matches the ETag; otherwise the
+range is ignored, even one that could not be satisfied (section 13.1.5). Headers and body come
+from one reading of the metadata. Errors are JSON ``{"code", "message", "field"}``:
 
 - 401 ``not_authenticated``: no logged-in user (with ``WWW-Authenticate: Session``);
 - 400 ``invalid_key``: the key is malformed;
 - 404 ``not_found``: no blob has the key;
 - 405 ``method_not_allowed``: anything but GET and HEAD;
+- 409 ``blob_changed``: the blob was deleted and stored again under its key while the
+  response was being prepared (content no longer matching the metadata read); request it
+  again;
 - 416 ``range_not_satisfiable``: the ``Range`` starts past the end (``Content-Range: bytes */N``);
 - 500 ``integrity_error``: the stored content does not match its metadata. Blobs up to 1 MiB
   are verified before the response starts; a larger download is cut short before its last
@@ -24,7 +29,7 @@ from ._errors import BlobIntegrityError, InvalidKey, NotFound
 from ._ranges import ByteRange, RangeNotSatisfiable, parse_range
 from ._streams import CHUNK_SIZE, HeldBackChunks
 from ._types import BlobInfo
-from .selectors import blob_get_info, blob_open, blob_open_range, blob_read_bytes
+from .selectors import blob_get_info, blob_open_from_info, blob_open_range
 
 log = logging.getLogger("trellis.blobs")
 
@@ -55,29 +60,60 @@ def download(request: HttpRequest, key: str) -> HttpResponse | StreamingHttpResp
         not_modified = HttpResponse(status=304)
         _headers(not_modified, info, etag)
         return not_modified
-    if_range = request.headers.get("If-Range")
-    try:
-        wanted = parse_range(request.headers.get("Range"), info.length)
-    except RangeNotSatisfiable:
-        response = _error(
-            416,
-            "range_not_satisfiable",
-            f"the range {request.headers['Range']!r} starts past the end of the "
-            f"{info.length}-byte blob",
-            field="Range",
-        )
-        response["Content-Range"] = f"bytes */{info.length}"
-        return response
-    if wanted is not None and if_range is not None and if_range.strip() != etag:
-        wanted = None  # the client's copy is stale: send everything
+    wanted = None
+    if request.method == "GET" and _if_range_holds(request, etag):
+        try:
+            wanted = parse_range(request.headers.get("Range"), info.length)
+        except RangeNotSatisfiable:
+            response = _error(
+                416,
+                "range_not_satisfiable",
+                f"the range {request.headers['Range']!r} starts past the end of the "
+                f"{info.length}-byte blob",
+                field="Range",
+            )
+            response["Content-Range"] = f"bytes */{info.length}"
+            return response
 
     try:
         return _content_response(request, info, etag, wanted)
     except NotFound as exc:  # deleted between the metadata read and the open
         return _error(404, "not_found", str(exc), field="key")
     except BlobIntegrityError as exc:
+        changed = _changed(info)
+        if changed is not None:
+            return changed
         log.error("download of blob %r refused: %s", info.key, exc)
         return _error(500, "integrity_error", str(exc), field="key")
+
+
+def _if_range_holds(request: HttpRequest, etag: str) -> bool:
+    """Whether a ``Range`` may apply: no ``If-Range``, or one naming the current ETag.
+
+    The comparison is strong, and a date never matches (no ``Last-Modified`` is sent).
+    """
+    if_range = request.headers.get("If-Range")
+    return if_range is None or if_range.strip() == etag
+
+
+def _changed(info: BlobInfo) -> JsonResponse | None:
+    """The answer when the blob was deleted or replaced since ``info`` was read, else ``None``."""
+    try:
+        current = blob_get_info(info.key)
+    except NotFound as exc:
+        return _error(404, "not_found", str(exc), field="key")
+    if (current.sha256, current.length, current.created) == (
+        info.sha256,
+        info.length,
+        info.created,
+    ):
+        return None  # the same blob: its content is damaged
+    return _error(
+        409,
+        "blob_changed",
+        f"blob {info.key!r} was replaced while it was being read; request it again",
+        field="key",
+    )
 
 
 def _content_response(
@@ -89,11 +125,12 @@ def _content_response(
     if request.method == "HEAD":
         response = HttpResponse(status=status)
     elif info.length <= SMALL:
-        content = blob_read_bytes(info.key)  # verified before a byte is sent
+        with blob_open_from_info(info) as reader:
+            content = reader.read()  # verified against the headers' metadata before sending
         body = content if wanted is None else content[wanted.start : wanted.stop]
         response = HttpResponse(body, status=status)
     elif wanted is None:
-        response = StreamingHttpResponse(HeldBackChunks(blob_open(info.key)), status=status)
+        response = StreamingHttpResponse(HeldBackChunks(blob_open_from_info(info)), status=status)
     else:
         response = StreamingHttpResponse(
             blob_open_range(info, wanted.start, wanted.stop), status=status

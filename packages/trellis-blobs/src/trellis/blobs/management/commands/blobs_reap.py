@@ -26,8 +26,8 @@ class Command(BaseCommand):
             default=DEFAULT_GRACE,
             metavar="SECONDS",
             help=(
-                f"grace period (default {DEFAULT_GRACE}); must exceed the longest transaction "
-                "that stores blobs"
+                f"grace period (default {DEFAULT_GRACE}); must exceed the longest upload plus "
+                "the longest transaction that stores blobs"
             ),
         )
         parser.add_argument(
