@@ -136,8 +136,8 @@ def bench(session: nox.Session) -> None:
 
 # -- release -------------------------------------------------------------------------------------
 # The logic lives in tools/release (tested in tests/release); these sessions only install its
-# pinned tools and call it. See shared-docs/releasing.md. .github/workflows/release.yml runs the
-# same release-build and release-verify sessions on a tag push.
+# pinned tools and call it. See shared-docs/releasing.md. .github/workflows/release.yml runs
+# release-tags, release-build and release-verify when a release commit reaches main.
 
 RELEASE_TOOLS = nox.project.dependency_groups(PYPROJECT, "release")
 
@@ -154,15 +154,21 @@ def release(session: nox.Session) -> None:
     _release_command(session, "run")
 
 
+@nox.session(name="release-tags", default=False, reuse_venv=True)
+def release_tags(session: nox.Session) -> None:
+    """List the release tags of the release commits in a push (-- --before A --after B)."""
+    _release_command(session, "tags", tools=False)
+
+
 @nox.session(name="release-build", default=False, reuse_venv=True)
 def release_build(session: nox.Session) -> None:
-    """Build and check the package a release tag names (-- --tag trellis-core-v1.2.0)."""
+    """Rebuild release tags exactly as verified, or fail (-- --tag trellis-core-v1.2.0)."""
     _release_command(session, "build")
 
 
 @nox.session(name="release-verify", default=False, reuse_venv=True)
 def release_verify(session: nox.Session) -> None:
-    """Install a released version from an index and smoke-test it (-- --tag T --index-url U)."""
+    """Install tagged versions and smoke-test them (-- --tag T --local | --index-url U)."""
     _release_command(session, "verify")
 
 

@@ -7,11 +7,15 @@ real root ``pyproject.toml`` and ``.gitignore``, and a small leaf plugin package
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +174,7 @@ def new_repo(path: Path, *, fragments: bool = True) -> Path:
 
 def copy_repo(source: Path, target: Path) -> Path:
     """Copy a repository with its release state, minus venvs and builds (rebuilt on demand)."""
-    ignore = shutil.ignore_patterns("venvs", "verify", "seed", "lock")
+    ignore = shutil.ignore_patterns("venvs", "verify", "seed", "lock", "hatch-*")
     shutil.copytree(source, target, symlinks=True, ignore=ignore)
     return target
 
@@ -227,3 +231,33 @@ class Released:
     repo: Path
     journal: Any
     log: list[str]
+
+
+@contextmanager
+def private_index(directory: Path, username: str, password: str) -> Iterator[str]:
+    """pypiserver on loopback where listing and downloading need ``username``/``password``.
+
+    Yields its base URL (``http://127.0.0.1:PORT/``); the simple API is under ``simple/``.
+    """
+    from tools.release._index import _free_port, _wait_until_up
+    from tools.release._proc import tool
+
+    digest = base64.b64encode(hashlib.sha1(password.encode(), usedforsecurity=False).digest())
+    htpasswd = directory.parent / f".{directory.name}.htpasswd"
+    htpasswd.write_text(f"{username}:{{SHA}}{digest.decode()}\n", encoding="utf-8")
+    port = _free_port()
+    log = directory.parent / f"{directory.name}.log"
+    command = [
+        *tool("pypi-server"),
+        *("run", "--interface", "127.0.0.1", "--port", str(port)),
+        *("--authenticate", "download,list,update", "--passwords", str(htpasswd)),
+        *("--disable-fallback", str(directory)),
+    ]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(port, process, log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

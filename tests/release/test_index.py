@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import json
-import urllib.request
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from release_testkit import fake_wheel
 
-from tools.release import Index, ReleaseError, compare_with_index, local_index, project_files
-from tools.release._index import index_from_environment, sha256, upload
+from tools.release import (
+    Index,
+    ReleaseError,
+    _index,
+    compare_with_index,
+    local_index,
+    project_files,
+)
+from tools.release._index import file_sha256, index_from_environment, sha256, upload
 
 pytestmark = pytest.mark.usefixtures("release_tools")
 
@@ -87,7 +98,7 @@ def test_pep691_json_pages_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         def read(self) -> bytes:
             return json.dumps(page).encode()
 
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Response())
+    monkeypatch.setattr(_index._OPENER, "open", lambda *a, **k: Response())
     files = project_files(Index("https://index.example/simple/", "https://index.example/"), "A")
     assert files["a-1.0-py3-none-any.whl"].url == "https://index.example/f/a.whl"
     assert files["a-1.0-py3-none-any.whl"].sha256 == "ab"
@@ -104,3 +115,54 @@ def test_credentials_come_from_the_environment_and_never_show(
     assert index.twine_env()["TWINE_PASSWORD"] == "pypi-secret-value"
     with pytest.raises(ReleaseError, match="not in the URL"):
         Index("https://user:pw@index.example/simple/", "https://index.example/")
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers each path from ``routes`` (status, headers, body); records what it was sent."""
+
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    seen: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        status, headers, body = self.routes.get(self.path, (404, {}, b""))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@contextmanager
+def _server(routes: dict[str, tuple[int, dict[str, str], bytes]]) -> Iterator[tuple[str, type]]:
+    handler = type("Handler", (_Recorder,), {"routes": routes, "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_credentials_go_only_to_the_index_host_never_across_a_redirect() -> None:
+    with _server({"/files/a-1.0.tar.gz": (200, {}, b"data")}) as (other, elsewhere):
+        page = f'<a href="{other}/files/a-1.0.tar.gz">a-1.0.tar.gz</a>'.encode()
+        routes = {
+            "/simple/a/": (200, {"Content-Type": "text/html"}, page),
+            "/simple/b/": (302, {"Location": f"{other}/files/a-1.0.tar.gz"}, b""),
+        }
+        with _server(routes) as (base, index_host):
+            index = Index(f"{base}/simple/", f"{base}/", "reader", "s3cret")
+            files = project_files(index, "a")
+            assert file_sha256(index, files["a-1.0.tar.gz"]) == hashlib.sha256(b"data").hexdigest()
+            assert index_host.seen[0] == ("/simple/a/", index.auth_header()["Authorization"])
+            assert elsewhere.seen == [("/files/a-1.0.tar.gz", None)], "no auth to another host"
+            project_files(index, "b")  # redirected to the other host
+            assert index_host.seen[-1][1] is not None
+            assert elsewhere.seen[-1] == ("/files/a-1.0.tar.gz", None), "not forwarded"

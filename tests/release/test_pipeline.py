@@ -6,20 +6,41 @@ its local index) and goes on from there.
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
-from release_testkit import Released, commit, copy_repo, fake_wheel, fragment, git
+from release_testkit import (
+    Released,
+    commit,
+    copy_repo,
+    fake_wheel,
+    fragment,
+    git,
+    private_index,
+)
 
-from tools.release import Journal, Options, ReleaseError, abandon, local_index, release
+from tools.release import (
+    Index,
+    Journal,
+    Options,
+    ReleaseError,
+    abandon,
+    local_index,
+    project_files,
+    release,
+)
 from tools.release._index import sha256, upload
 from tools.release._proc import tool
-from tools.release._verify import PYPI, Target, resolve, venv_bin
+from tools.release._verify import PYPI, Target, resolve, venv_bin, verify
 from tools.release._workspace import load_workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("release_tools")]
@@ -78,6 +99,7 @@ def test_first_release_uploads_verifies_and_tags_every_package(released: Release
     assert demo.proof["contract_suite"].startswith("1 passed")
     assert ".release/venvs/trellis-demo" in demo.proof["import"]
 
+    assert "git push --atomic --follow-tags origin main" in released.log[-1], "branch + tags"
     tags = git(repo, "tag", "--list").split()
     assert tags == ["trellis-core-v0.2.0", "trellis-demo-v0.4.0"]
     assert git(repo, "rev-parse", "trellis-demo-v0.4.0^{commit}") == journal.release_commit
@@ -222,8 +244,29 @@ def test_a_squatted_trellis_package_on_a_second_index_is_never_picked_up(
     assert "trellis-core==0.9.0" in naive.stdout
 
 
-def test_a_sibling_missing_from_the_release_index_is_refused_not_taken_from_public(
-    released: Released, tmp_path: Path, public_index: str
+def _sdist_squatter(directory: Path, marker: Path) -> None:
+    """A public ``trellis-core 0.9.0`` sdist whose setup.py leaves ``marker`` when it runs."""
+    setup = (
+        "import pathlib\n"
+        f"pathlib.Path({str(marker)!r}).write_text('squatter code ran')\n"
+        "from setuptools import setup\n"
+        "setup(name='trellis-core', version='0.9.0', install_requires=['pluggy'])\n"
+    )
+    files = {
+        "setup.py": setup,
+        "PKG-INFO": "Metadata-Version: 1.0\nName: trellis-core\nVersion: 0.9.0\n",
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(directory / "trellis_core-0.9.0.tar.gz", "w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"trellis_core-0.9.0/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_a_sibling_missing_from_the_release_index_is_refused_before_uv_runs_anything(
+    released: Released, tmp_path: Path
 ) -> None:
     repo = released.repo
     demo = released.journal.package("trellis-demo")
@@ -231,18 +274,49 @@ def test_a_sibling_missing_from_the_release_index_is_refused_not_taken_from_publ
     only_demo.mkdir()
     for filename in demo.files:
         shutil.copy2(repo / ".release/index" / filename, only_demo / filename)
+    marker = tmp_path / "squatter-ran"
+    _sdist_squatter(tmp_path / "public", marker)
     workspace = load_workspace(repo)
     work = tmp_path / "work"
     work.mkdir()
     target = Target(workspace.projects["trellis-demo"], Version(demo.version), demo.files)
     python = Path(sys.executable)
-    with local_index(only_demo) as index, pytest.raises(ReleaseError) as caught:
-        resolve(target, index, [public_index, PYPI], workspace, work, python)
+    with (
+        local_index(only_demo) as index,
+        local_index(tmp_path / "public") as public,
+        pytest.raises(ReleaseError) as caught,
+    ):
+        resolve(target, index, [public.simple, PYPI], workspace, work, python)
     message = str(caught.value)
     assert "dependency confusion refused" in message
-    assert "would take trellis-core 0.9.0 from http://127.0.0.1:" in message
-    assert "upload trellis-core 0.9.0 there first" in message
-    assert not (work / "venv").exists(), "refused before installing anything"
+    assert "trellis-core (required by trellis-demo as >=0.2,<1)" in message
+    assert f"the release index {index.simple} has no wheel of it that satisfies that" in message
+    assert not marker.exists(), "the public sdist's code never ran"
+    assert not (work / "pylock.toml").exists(), "refused before uv resolved anything"
+
+
+def test_verification_never_builds_an_in_repo_name_from_an_sdist(
+    released: Released, tmp_path: Path
+) -> None:
+    """A higher trellis-core is on the release index as an sdist only: uv must not build it."""
+    repo = released.repo
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    for name in ("trellis-core", "trellis-demo"):
+        for filename in released.journal.package(name).files:
+            shutil.copy2(repo / ".release/index" / filename, index_dir / filename)
+    marker = tmp_path / "sdist-ran"
+    _sdist_squatter(tmp_path / "sdist", marker)
+    shutil.copy2(tmp_path / "sdist/trellis_core-0.9.0.tar.gz", index_dir)
+    workspace = load_workspace(repo)
+    work = tmp_path / "work"
+    work.mkdir()
+    demo = released.journal.package("trellis-demo")
+    target = Target(workspace.projects["trellis-demo"], Version(demo.version), demo.files)
+    with local_index(index_dir) as index:
+        resolved = resolve(target, index, [PYPI], workspace, work, Path(sys.executable))
+    assert {r["name"]: r["version"] for r in resolved}["trellis-core"] == "0.2.0"
+    assert not marker.exists(), "no sdist is built during verification"
 
 
 def test_a_package_failing_verification_is_not_tagged_and_is_released_again_fixed(
@@ -267,7 +341,11 @@ def test_a_package_failing_verification_is_not_tagged_and_is_released_again_fixe
 
     # The documented recovery: give the release up, fix, add a fragment, release again.
     # 0.4.1 is on the index and stays there, burned: the fix becomes 0.4.2.
-    assert abandon(Options(root=repo)) is not None
+    told: list[str] = []
+    assert abandon(Options(root=repo, log=told.append)) is not None
+    assert "Keep the release commit" in told[0]
+    assert "It consumed the changelog fragments of trellis-demo: add a new fragment" in told[0]
+    assert "Push it with its tags: git push --atomic --follow-tags origin main" in told[0]
     plugin.write_text(good + "\n# fixed\n", encoding="utf-8")
     fragment(repo, "packages/trellis-demo", "+range.fix.md", "Declare the right range.")
     commit(repo, "fix the demo")
@@ -279,14 +357,22 @@ def test_a_package_failing_verification_is_not_tagged_and_is_released_again_fixe
     assert journal.package("trellis-demo").state == "tagged"
 
 
-def test_a_fresh_checkout_releases_a_leaf_with_its_released_sibling_seeded(
+def test_a_fresh_checkout_releases_a_leaf_with_its_released_sibling_seeded_from_its_tag(
     make_repo: Callable[..., Path],
 ) -> None:
-    """trellis-core 0.1.0 was released before (tagged here); the local index starts empty."""
+    """trellis-core 0.1.0 was released before (tagged here); the local index starts empty.
+
+    Core changed since (unreleased work, with its fragment) and only the demo is released:
+    the seeded core must be the tagged 0.1.0, not this checkout's core labelled 0.1.0.
+    """
     repo = make_repo(fragments=False)
     git(repo, "tag", "-a", "trellis-core-v0.1.0", "-m", "released elsewhere")
+    cli = repo / "packages/trellis-core/src/trellis/core/_cli.py"
+    cli.write_text(cli.read_text(encoding="utf-8") + "\nUNRELEASED = True\n", encoding="utf-8")
+    fragment(repo, "packages/trellis-core", "+wip.feature.md", "Unreleased core work.")
+    commit(repo, "core work in progress")
     _change(repo, "packages/trellis-demo", "feature")
-    journal, log = _release(repo)
+    journal, log = _release(repo, only=frozenset({"trellis-demo"}))
     assert journal is not None
     assert [(p.name, p.version) for p in journal.packages] == [("trellis-demo", "0.4.0")]
     assert any("seeded the local index with trellis-core 0.1.0" in line for line in log)
@@ -295,3 +381,30 @@ def test_a_fresh_checkout_releases_a_leaf_with_its_released_sibling_seeded(
         "0.1.0",
         "release index",
     )
+    (wheel,) = (repo / ".release/index").glob("trellis_core-0.1.0-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "UNRELEASED" not in archive.read("trellis/core/_cli.py").decode()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_release_index_that_needs_credentials_to_download_is_verified_with_them(
+    released: Released, tmp_path: Path
+) -> None:
+    """Listing and downloading need the credentials: uv's resolution *and* its install."""
+    directory = tmp_path / "private"
+    directory.mkdir()
+    for record in released.journal.packages:
+        for filename in record.files:
+            shutil.copy2(released.repo / ".release/index" / filename, directory / filename)
+    workspace = load_workspace(released.repo)
+    demo = released.journal.package("trellis-demo")
+    target = Target(workspace.projects["trellis-demo"], Version(demo.version), demo.files)
+    with private_index(directory, "reader", "s3cret") as base:
+        with pytest.raises(ReleaseError, match="401"):
+            project_files(Index(f"{base}simple/", base), "trellis-demo")
+        index = Index(f"{base}simple/", base, "reader", "s3cret")
+        proof = verify(target, index, [PYPI], workspace, tmp_path / "state")
+    assert proof["plugins"] == [{"name": "demo", "version": "0.4.0", "status": "active"}]
+    assert "s3cret" not in json.dumps(proof), "no credentials in the proof or the lock"
+    lock = (tmp_path / "state/verify/trellis-demo/pylock.toml").read_text(encoding="utf-8")
+    assert "s3cret" not in lock and "reader@" not in lock

@@ -170,3 +170,33 @@ def test_dry_run_cli_exits_1_and_names_the_package_without_fragment(
     assert result.returncode == 1
     assert "error: trellis-core changed" in result.stderr
     assert "error: trellis-demo changed" in result.stderr
+
+
+def test_only_accepts_any_spelling_of_a_package_name(make_repo: Callable[..., Path]) -> None:
+    repo = _tagged(make_repo)
+    _touch(repo, "packages/trellis-core/README.md")
+    _touch(repo, "packages/trellis-demo/README.md")
+    fragment(repo, "packages/trellis-core", "+a.fix.md")
+    fragment(repo, "packages/trellis-demo", "+b.fix.md")
+    commit(repo)
+    plan = make_plan(load_workspace(repo), Git(repo), only={"Trellis_Demo"})
+    assert [e.name for e in plan.releases] == ["trellis-demo"]
+
+
+def test_only_with_an_unknown_or_private_name_is_an_error_listing_the_packages(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = _tagged(make_repo)
+    with pytest.raises(ReleaseError) as caught:
+        make_plan(load_workspace(repo), Git(repo), only={"trellis-dmeo"})
+    message = str(caught.value)
+    assert "--only trellis-dmeo: no such package" in message
+    assert "packages that can be released: trellis-core, trellis-demo" in message
+    with pytest.raises(ReleaseError, match="--only trellis-hq: it is private"):
+        make_plan(load_workspace(repo), Git(repo), only={"trellis-hq"})
+    command = [sys.executable, "-m", "tools.release", "--root", str(repo), "plan"]
+    result = subprocess.run(
+        [*command, "--only", "nope"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 1
+    assert "--only nope: no such package" in result.stderr

@@ -60,9 +60,8 @@ def test_ci_matrix_comes_from_nox_list_json_with_postgres_and_redis() -> None:
 
 
 def test_release_publishes_with_trusted_publishing_and_attestations() -> None:
-    assert re.search(r"^on:\n  push:\n    tags: \[\"\*-v\[0-9\]\*\"\]", RELEASE, re.MULTILINE)
     assert "\npermissions: {}\n" in RELEASE, "no job gets more than it asks for"
-    publish = RELEASE[RELEASE.index("  publish:") : RELEASE.index("  verify:")]
+    publish = _job("publish")
     assert "id-token: write" in publish
     assert "pypa/gh-action-pypi-publish@" in publish
     assert "attestations: true" in publish
@@ -73,6 +72,44 @@ def test_release_publishes_with_trusted_publishing_and_attestations() -> None:
 def test_workflows_run_sessions_that_exist() -> None:
     sessions = _nox_sessions()
     used = set(re.findall(r"python -m nox -s ([\w-]+)", CI + RELEASE))
-    assert used == {"release-build", "release-verify"}
+    assert used == {"release-tags", "release-build", "release-verify"}
     assert used <= sessions, used - sessions
     assert {"release", "owners", "codeowners", "workflows"} <= sessions
+
+
+def _job(name: str) -> str:
+    """The text of job ``name`` in release.yml (up to the next job)."""
+    start = RELEASE.index(f"\n  {name}:\n")
+    following = re.search(r"\n  [\w-]+:\n", RELEASE[start + 1 :])
+    return RELEASE[start : start + 1 + following.start()] if following else RELEASE[start:]
+
+
+def test_release_verifies_the_rebuilt_files_on_a_loopback_index_before_publishing() -> None:
+    build, verify, publish = _job("build"), _job("verify"), _job("publish")
+    assert "python -m nox -s release-build" in build
+    assert "fetch-depth: 0" in build, "the tag annotations and origin/main are needed"
+    assert "--branch origin/main" in build
+    assert "needs: [plan, build]" in verify
+    assert re.search(r"python -m nox -s release-verify --[^\n]*\n\s+--local", verify), verify
+    assert "needs: [plan, build, verify]" in publish, "nothing is published unverified"
+    assert "id-token: write" not in build + verify
+    check = _job("check")
+    assert "needs: [plan, publish]" in check and "--index-url https://pypi.org/simple/" in check
+
+
+def test_the_build_backend_pin_is_documented() -> None:
+    docs = (ROOT / "shared-docs" / "releasing.md").read_text(encoding="utf-8")
+    assert "tools/release/build-constraints.txt" in docs
+
+
+def test_release_does_not_depend_on_tag_push_events() -> None:
+    """GitHub sends no tag events when more than three tags are pushed at once."""
+    trigger = RELEASE[RELEASE.index("\non:\n") : RELEASE.index("\npermissions:")]
+    assert not re.search(r"^    (tags|branches-ignore|paths):", trigger, re.MULTILINE), trigger
+    assert re.search(r"^  push:\n    branches: \[main\]$", trigger, re.MULTILINE), trigger
+    assert "workflow_dispatch:" in trigger and "      tags:" in trigger
+    plan = _job("plan")
+    assert "python -m nox -s release-tags" in plan
+    assert "${{ github.event.before }}" in plan and "${{ github.event.inputs.tags }}" in plan
+    for job in ("build", "verify", "publish", "check"):
+        assert "needs.plan.outputs.tags != ''" in _job(job), job

@@ -5,7 +5,8 @@ versions, sibling pins and changelogs (one commit), builds each package with hat
 with ``twine check --strict``, uploads it idempotently (by default to a local pypiserver),
 installs it from that index into a fresh venv with a proof that no Trellis package came from
 anywhere else, smoke-tests it and tags it — recording each step in a journal so a re-run
-resumes. See ``shared-docs/releasing.md``.
+resumes. ``.github/workflows/release.yml`` then rebuilds each tag exactly as verified,
+verifies it again from a loopback index and publishes it. See ``shared-docs/releasing.md``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ._journal import STATES, Journal, PackageRecord
 from ._owners import codeowners_problem, render_codeowners, review_for
 from ._pipeline import Options, abandon, release
 from ._plan import Entry, Plan, make_plan
-from ._tagged import build_tag, verify_tag
+from ._tagged import build_tag, build_tags, release_tags, verify_built, verify_tag
 from ._versions import bump, pin, pinned_requirement
 from ._workspace import Project, Workspace, load_workspace
 
@@ -35,6 +36,7 @@ __all__ = [
     "Workspace",
     "abandon",
     "build_tag",
+    "build_tags",
     "bump",
     "check_releasable",
     "codeowners_problem",
@@ -46,8 +48,10 @@ __all__ = [
     "pinned_requirement",
     "project_files",
     "release",
+    "release_tags",
     "render_codeowners",
     "review_for",
     "tag_name",
+    "verify_built",
     "verify_tag",
 ]

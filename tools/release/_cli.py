@@ -15,7 +15,7 @@ from ._journal import STATES, Journal
 from ._owners import codeowners_problem, review_for, write_codeowners
 from ._pipeline import Options, abandon, release
 from ._plan import make_plan
-from ._tagged import build_tag, verify_tag
+from ._tagged import build_tags, release_tags, verify_built, verify_tag
 from ._verify import PYPI
 from ._workspace import load_workspace
 
@@ -62,18 +62,44 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true")
     plan.add_argument("--only", action="append", metavar="PKG")
 
-    build = commands.add_parser(
-        "build", parents=[common], help="build and check the package of one release tag"
+    tags = commands.add_parser(
+        "tags", parents=[common], help="the release tags to publish for a push (or as given)"
     )
-    build.add_argument("--tag", required=True, help="<dist>-v<version>")
-    build.add_argument("--github-output", type=Path, help="append dist/version/dir here")
+    tags.add_argument("--before", default="", help="the commit before the push")
+    tags.add_argument("--after", default="HEAD", help="the commit pushed (default: HEAD)")
+    tags.add_argument(
+        "--tag", action="append", default=[], help="publish these tags instead (space-separated)"
+    )
+    tags.add_argument("--github-output", type=Path, help="append tags=<tag> ... here")
+
+    build = commands.add_parser(
+        "build", parents=[common], help="rebuild release tags exactly as verified, and check them"
+    )
+    build.add_argument(
+        "--tag", action="append", required=True, help="<dist>-v<version> (repeatable, or spaced)"
+    )
+    build.add_argument(
+        "--branch",
+        default="origin/main",
+        help="each tag must be on this branch (default: %(default)s)",
+    )
+    build.add_argument("--github-output", type=Path, help="append dists=<dist> ... here")
 
     verify = commands.add_parser(
-        "verify", parents=[common], help="install one tagged version from an index, smoke-test it"
+        "verify",
+        parents=[common],
+        help="install tagged versions (from a loopback index with --local) and smoke-test them",
     )
-    verify.add_argument("--tag", required=True)
+    verify.add_argument(
+        "--tag", action="append", required=True, help="<dist>-v<version> (repeatable, or spaced)"
+    )
+    verify.add_argument(
+        "--local",
+        action="store_true",
+        help="from a loopback pypiserver serving dist/<dist>/ and the siblings' tagged builds",
+    )
     verify.add_argument("--wait", type=float, default=0.0, help="retry this many seconds")
-    _index_options(verify, required=True)
+    _index_options(verify)
 
     owners = commands.add_parser(
         "owners", parents=[common], help="who to ask for review of the current change"
@@ -88,11 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _index_options(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+def _index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index-url",
         default=os.environ.get("TRELLIS_RELEASE_INDEX_URL") or None,
-        required=required and not os.environ.get("TRELLIS_RELEASE_INDEX_URL"),
         help="simple API of the index to release to (env TRELLIS_RELEASE_INDEX_URL; default: "
         "a local pypiserver); credentials from TWINE_USERNAME / TWINE_PASSWORD",
     )
@@ -125,22 +150,55 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(root, args)
         if args.command == "run":
             return _run(root, args)
+        if args.command == "tags":
+            return _tags(root, args)
         if args.command == "build":
-            files = build_tag(root, args.tag, args.github_output)
-            print("\n".join(f"built and checked {f.relative_to(root)}" for f in files))
+            built = build_tags(root, _split(args.tag), args.github_output, branch=args.branch)
+            for files in built.values():
+                print("\n".join(f"rebuilt as verified {f.relative_to(root)}" for f in files))
             return 0
         if args.command == "verify":
-            proof = verify_tag(
-                root, args.tag, args.index_url, _public(args), wait_seconds=args.wait
-            )
-            print(json.dumps(proof, indent=2))
-            return 0
+            return _verify(root, args)
         if args.command == "owners":
             return _owners(root, args)
         return _codeowners(root, check=args.check)
     except ReleaseError as exc:
         print(f"release: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [tag for value in values for tag in value.split()]
+
+
+def _tags(root: Path, args: argparse.Namespace) -> int:
+    if _split(args.tag):
+        git = Git(root)
+        tags = _split(args.tag)
+        for tag in tags:
+            git.tag_annotation(tag)  # raises when there is no such tag
+    else:
+        tags = release_tags(root, args.before or "0" * 40, args.after)
+    print("\n".join(tags) if tags else "no release commit in this push: nothing to publish")
+    if args.github_output is not None:
+        with args.github_output.open("a", encoding="utf-8") as handle:
+            handle.write(f"tags={' '.join(tags)}\n")
+    return 0
+
+
+def _verify(root: Path, args: argparse.Namespace) -> int:
+    tags = _split(args.tag)
+    if args.local:
+        proofs = verify_built(root, tags, _public(args))
+    elif args.index_url:
+        proofs = {
+            tag: verify_tag(root, tag, args.index_url, _public(args), wait_seconds=args.wait)
+            for tag in tags
+        }
+    else:
+        raise ReleaseError("verify needs --local or --index-url (or TRELLIS_RELEASE_INDEX_URL)")
+    print(json.dumps(proofs, indent=2))
+    return 0
 
 
 def _plan(root: Path, args: argparse.Namespace) -> int:

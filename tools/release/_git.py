@@ -89,6 +89,35 @@ class Git:
             or None
         )
 
+    def tag_annotation(self, name: str) -> str | None:
+        """The message of annotated tag ``name``; ``None`` for a lightweight tag.
+
+        :raises ReleaseError: there is no such tag.
+        """
+        ref = f"refs/tags/{name}"
+        kind = self("cat-file", "-t", ref, check=False)
+        if not kind:
+            raise ReleaseError(
+                f"there is no tag {name} here; fetch the tags (`git fetch --tags`, or "
+                "actions/checkout with fetch-depth: 0)"
+            )
+        if kind != "tag":
+            return None
+        raw = self("cat-file", "tag", ref, strip=False)
+        return raw.split("\n\n", 1)[1] if "\n\n" in raw else ""
+
+    def message(self, commit: str) -> str:
+        """The full message of ``commit``."""
+        return self("log", "-1", "--format=%B", commit)
+
+    def commit_of(self, ref: str) -> str | None:
+        """The commit ``ref`` names, or ``None`` if it names none here."""
+        return self("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False) or None
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        """Whether ``commit`` is ``of`` or one of its ancestors."""
+        return self.ok("merge-base", "--is-ancestor", commit, of)
+
     def last_release(self, dist: str) -> tuple[str, Version] | None:
         """The highest ``<dist>-v<version>`` tag reachable from HEAD, with its version."""
         found: list[tuple[Version, str]] = []

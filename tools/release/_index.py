@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -76,6 +77,10 @@ class Index:
             return {}
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
+
+    def auth_for(self, url: str) -> dict[str, str]:
+        """The credentials header for ``url``: only for the index's own scheme, host and port."""
+        return self.auth_header() if _origin(url) == _origin(self.simple) else {}
 
     def twine_env(self) -> dict[str, str]:
         """Environment for twine: credentials from this index, nothing from a .pypirc."""
@@ -138,11 +143,43 @@ class _Links(HTMLParser):
             self._href = None
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry ``Authorization`` to another scheme, host or port."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            for key in [k for k in new.headers if k.lower() == "authorization"]:
+                del new.headers[key]
+            new.unredirected_hdrs.pop("Authorization", None)
+        return new
+
+
+_OPENER = urllib.request.build_opener(_SameOriginAuth())
+
+
 def _get(url: str, headers: Mapping[str, str]) -> tuple[str, str, bytes] | None:
-    """GET ``url``: (final URL, content type, body), or ``None`` on 404."""
+    """GET ``url``: (final URL, content type, body), or ``None`` on 404.
+
+    Credentials in ``headers`` are dropped on a redirect to another origin.
+    """
     request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - http(s) checked
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=_TIMEOUT) as response:
             return response.geturl(), response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -158,7 +195,7 @@ def project_files(index: Index, name: str) -> dict[str, IndexFile]:
     :raises ReleaseError: the index cannot be reached or answers with an error.
     """
     page = index.page_url(name)
-    got = _get(page, {"Accept": _ACCEPT, **index.auth_header()})
+    got = _get(page, {"Accept": _ACCEPT, **index.auth_for(page)})
     if got is None:
         return {}
     final, content_type, body = got
@@ -187,7 +224,8 @@ def file_sha256(index: Index, entry: IndexFile) -> str:
     """The sha256 of an index file: from its link, else by downloading it."""
     if entry.sha256:
         return entry.sha256
-    got = _get(entry.url.split("#", 1)[0], index.auth_header())
+    url = entry.url.split("#", 1)[0]
+    got = _get(url, index.auth_for(url))
     if got is None:
         raise ReleaseError(f"the index lists {entry.filename} but {entry.url} answers 404")
     return hashlib.sha256(got[2]).hexdigest()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from ._build import build, build_many, check_built, dist_dir, twine_check
+from ._build import build_many, check_built, dist_dir, twine_check
 from ._errors import ReleaseError
 from ._fragments import add_fragment, build_changelog, towncrier_config
 from ._git import Git, check_releasable, tag_name
@@ -32,6 +32,7 @@ from ._index import (
 )
 from ._journal import STATES, Journal, PackageRecord, now, release_lock
 from ._plan import Plan, make_plan
+from ._tagged import seed_at_tags
 from ._verify import PYPI, Target, verify
 from ._versions import pin, rewrite_requirements, write_version
 from ._workspace import Workspace, load_workspace
@@ -105,14 +106,89 @@ def release(options: Options) -> Journal | None:
 
 
 def abandon(options: Options) -> Path | None:
-    """Mark an in-progress release abandoned and archive its journal; return where it went."""
+    """Mark an in-progress release abandoned and archive its journal; return where it went.
+
+    Logs what to do with the release commit (also one a crash kept out of the journal): one
+    that is not pushed and from which nothing was uploaded or tagged is dropped with
+    ``git reset --hard <base>``, which brings back the changelog fragments it consumed
+    (without them the next release would refuse the changed packages); any other is kept,
+    and each package it left untagged needs a new fragment.
+    """
     with release_lock(options.state):
         journal = Journal.load(journal_path(options))
         if journal is None:
             return None
-        journal.status = "abandoned" if journal.status == "in-progress" else journal.status
+        git = Git(options.root)
+        commit = journal.release_commit or _unrecorded_release_commit(journal, git)
+        was_in_progress = journal.status == "in-progress"
+        journal.status = "abandoned" if was_in_progress else journal.status
         journal.save()
-        return journal.archive()
+        archived = journal.archive()
+        if was_in_progress and commit is not None:
+            options.log(_after_abandon(journal, git, commit))
+        return archived
+
+
+def _after_abandon(journal: Journal, git: Git, commit: str) -> str:
+    """What to do with the release commit of an abandoned release, as exact commands."""
+    base = journal.base_commit
+    pushed = git("branch", "--remotes", "--contains", commit, check=False).split()
+    tagged = [r.name for r in journal.packages if r.reached("tagged")]
+    uploaded = [r.name for r in journal.packages if r.reached("uploaded")]
+    if not pushed and not tagged and not uploaded:
+        return (
+            f"The release commit {commit[:12]} is not pushed and nothing was uploaded: drop "
+            "it, which also brings back the changelog fragments it consumed (without them "
+            f"the next release refuses the changed packages):\n  git reset --hard {base}"
+        )
+    why = [f"pushed ({pushed[0]})"] if pushed else []
+    why += [f"{', '.join(tagged)} tagged on it"] if tagged else []
+    why += [f"{', '.join(uploaded)} uploaded from it"] if uploaded else []
+    untagged = [r.name for r in journal.packages if not r.reached("tagged")]
+    lines = [
+        f"Keep the release commit {commit[:12]} ({'; '.join(why)}): its versions are burned, "
+        "and the next release bumps past them."
+    ]
+    if untagged:
+        lines.append(
+            f"It consumed the changelog fragments of {', '.join(untagged)}: add a new fragment "
+            "to each (e.g. +fix.fix.md saying what changed) before releasing again."
+        )
+    if tagged and not pushed:
+        lines.append(f"Push it with its tags: {push_command(git)}")
+    return "\n".join(lines)
+
+
+def _unrecorded_release_commit(journal: Journal, git: Git) -> str | None:
+    """HEAD, if it is this release's commit made just before a crash kept it out of the journal.
+
+    That is: HEAD's parent is the release's base commit and HEAD's message carries
+    ``Release-Id: <journal id>``.
+    """
+    head = git.head()
+    parent = git("rev-parse", "--verify", "--quiet", "HEAD^", check=False)
+    if parent != journal.base_commit:
+        return None
+    lines = git.message(head).splitlines()
+    return head if f"Release-Id: {journal.id}" in lines else None
+
+
+def _restore(git: Git, base: str, folders: list[str]) -> None:
+    """Put ``folders`` back as they are in ``base``: staged, unstaged and untracked changes."""
+    git("restore", f"--source={base}", "--staged", "--worktree", "--", *folders)
+    git("clean", "-f", "-d", "--quiet", "--", *folders)
+
+
+def _restore_command(base: str, folders: list[str]) -> str:
+    where = " ".join(folders)
+    return f"git restore --source={base} --staged --worktree -- {where} && git clean -fd -- {where}"
+
+
+def _dirty_paths(git: Git) -> list[str]:
+    paths = []
+    for line in git.dirty():
+        paths.extend(line[3:].split(" -> "))
+    return paths
 
 
 def _resume_or_discard(journal: Journal, git: Git, options: Options) -> Journal | None:
@@ -125,22 +201,29 @@ def _resume_or_discard(journal: Journal, git: Git, options: Options) -> Journal 
     """
     head = git.head()
     if journal.release_commit is None:
-        if head == journal.base_commit and not git.dirty():
+        adopted = _unrecorded_release_commit(journal, git)
+        if adopted is not None:
+            check_releasable(git)
+            journal.release_commit = adopted
+            journal.save()
+            options.log(
+                f"Release {journal.id} stopped right after committing; adopted its release "
+                f"commit {adopted[:12]} (HEAD, on {journal.base_commit[:12]}, with its "
+                "Release-Id)."
+            )
+        elif head == journal.base_commit:
+            _undo_apply(journal, git, options)
             journal.status = "abandoned"
             journal.save()
             journal.archive()
             options.log(f"Discarded release {journal.id}: it stopped before its commit.")
             return None
-        if head == journal.base_commit:
+        else:
             raise ReleaseError(
-                f"release {journal.id} stopped while writing versions and changelogs (no commit "
-                "yet); discard its edits with `git checkout -- . && git clean -fd -- packages "
-                "services` and re-run"
+                f"release {journal.id} stopped before its release commit, on "
+                f"{journal.base_commit[:12]} (HEAD is {head[:12]}); run with `--abandon` to "
+                "discard it, then re-run"
             )
-        raise ReleaseError(
-            f"release {journal.id} stopped before its release commit, on {journal.base_commit[:12]}"
-            f" (HEAD is {head[:12]}); run with `--abandon` to discard it, then re-run"
-        )
     if journal.index != options.index_label():
         raise ReleaseError(
             f"release {journal.id} in progress uploads to {journal.index}, but this run targets "
@@ -153,9 +236,36 @@ def _resume_or_discard(journal: Journal, git: Git, options: Options) -> Journal 
             f"HEAD is {head[:12]}: check out {journal.release_commit[:12]} to resume it, or run "
             "with `--abandon` to give it up (files already uploaded stay on the index)"
         )
-    if git.dirty():
-        check_releasable(git)
+    check_releasable(git)  # clean, on a branch, not behind: as when it started
     return journal
+
+
+def _undo_apply(journal: Journal, git: Git, options: Options) -> None:
+    """Undo what a release that stopped before its commit wrote (tree was clean at start).
+
+    Only the released packages' folders are restored; edits anywhere else stop the run with
+    the exact command to restore them by hand.
+
+    :raises ReleaseError: other files changed too.
+    """
+    folders = sorted({p.folder for p in journal.packages})
+    dirty = _dirty_paths(git)
+    if not dirty:
+        return
+    inside = tuple(f"{folder}/" for folder in folders)
+    outside = [path for path in dirty if not path.startswith(inside)]
+    if outside:
+        raise ReleaseError(
+            f"release {journal.id} stopped while writing versions and changelogs (no commit "
+            f"yet), and files outside its packages changed since: {', '.join(outside[:10])}. "
+            f"Commit or remove those, and undo the release's edits with\n  "
+            f"{_restore_command(journal.base_commit, folders)}\nthen re-run"
+        )
+    _restore(git, journal.base_commit, folders)
+    options.log(
+        f"Release {journal.id} stopped while writing versions and changelogs: restored "
+        f"{', '.join(folders)} to {journal.base_commit[:12]}."
+    )
 
 
 def _start(plan: Plan, git: Git, options: Options) -> Journal:
@@ -186,6 +296,27 @@ def _start(plan: Plan, git: Git, options: Options) -> Journal:
 
 def _apply(plan: Plan, workspace: Workspace, git: Git, journal: Journal, options: Options) -> None:
     """Write versions, pins and changelogs of every released package; commit them."""
+    try:
+        _write_release(plan, workspace)
+        names = ", ".join(f"{e.name} {e.next}" for e in plan.releases)
+        trailers = "\n".join(f"Release-Package: {e.name} {e.next}" for e in plan.releases)
+        commit = git.commit(
+            f"Release {names}\n\n{trailers}\nRelease-Id: {journal.id}\n",
+            [e.folder for e in plan.releases],
+        )
+    except BaseException:
+        # The tree was clean at the start: put the released folders back as they were (a
+        # crash that skips this is undone by the next run, see _undo_apply).
+        if git.head() == journal.base_commit:
+            _restore(git, journal.base_commit, sorted({e.folder for e in plan.releases}))
+        raise
+    # A crash between the commit and this save is resumed too: HEAD carries the Release-Id.
+    journal.release_commit = commit
+    journal.save()
+    options.log(f"Committed {commit[:12]}: Release {names}")
+
+
+def _write_release(plan: Plan, workspace: Workspace) -> None:
     config = towncrier_config(workspace.root)
     versions = {e.name: e.next for e in plan.releases if e.next}
     for entry in plan.releases:
@@ -204,14 +335,6 @@ def _apply(plan: Plan, workspace: Workspace, git: Git, journal: Journal, options
                 f"Requires {needs}, released together with this version.",
             )
         build_changelog(workspace.root, project.path, entry.name, entry.next, config)
-    names = ", ".join(f"{e.name} {e.next}" for e in plan.releases)
-    trailers = "\n".join(f"Release-Package: {e.name} {e.next}" for e in plan.releases)
-    journal.release_commit = git.commit(
-        f"Release {names}\n\n{trailers}\nRelease-Id: {journal.id}\n",
-        [e.folder for e in plan.releases],
-    )
-    journal.save()
-    options.log(f"Committed {journal.release_commit[:12]}: Release {names}")
 
 
 @contextmanager
@@ -251,8 +374,18 @@ def _finish(journal: Journal, git: Git, options: Options) -> None:
     options.log(
         "Released, verified and tagged:\n"
         + "\n".join(f"  {r.tag}" for r in journal.packages)
-        + "\nPush the release commit and its tags: git push --follow-tags"
+        + "\nPush the release commit and its tags together (all or nothing): "
+        + push_command(git)
     )
+
+
+def push_command(git: Git) -> str:
+    """``git push --atomic --follow-tags <remote> <branch>``: the branch and its tags at once."""
+    branch = git.branch() or "main"
+    upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}", check=False)
+    remote, _, target = upstream.partition("/") if "/" in upstream else ("origin", "", branch)
+    refspec = branch if target == branch else f"{branch}:{target}"
+    return f"git push --atomic --follow-tags {remote} {refspec}"
 
 
 def _stopped(journal: Journal, options: Options, state: str) -> bool:
@@ -286,7 +419,8 @@ def _build_step(journal: Journal, workspace: Workspace, options: Options) -> Non
     if not todo:
         return
     done = _timed(options, f"built {', '.join(r.name for r in todo)}")
-    built = build_many([workspace.projects[r.name] for r in todo], root, jobs=options.jobs)
+    projects = [workspace.projects[r.name] for r in todo]
+    built = build_many(projects, root, jobs=options.jobs, cache=options.state)
     for record in todo:
         files = check_built(
             workspace.projects[record.name],
@@ -373,9 +507,10 @@ def _seed_local(
 ) -> None:
     """Put unreleased siblings the released packages need on the local index.
 
-    A sibling outside the plan is unchanged since its release tag, so building it from this
-    checkout reproduces that release (hatch builds are reproducible). Real indexes already
-    have it; a fresh local one may not.
+    Each is built from its release tag's own tree (``git worktree``), never from this checkout:
+    a sibling outside the release may have changed since its tag (``--only``), and its tagged
+    version must be what verification installs. A tag listing hashes must be rebuilt exactly.
+    Real indexes already have these; a fresh local one may not.
     """
     released = {r.name for r in journal.packages}
     needed: set[str] = set()
@@ -385,18 +520,14 @@ def _seed_local(
         if name not in needed and name not in released:
             needed.add(name)
             pending.extend(workspace.projects[name].requires)
+    wanted = {}
     for name in sorted(needed):
-        project = workspace.projects[name]
-        version = str(project.version)
-        if any(file_version(f, name) == version for f in project_files(index, name)):
-            continue
-        if git.tag_commit(tag_name(name, version)) is None:
-            raise ReleaseError(
-                f"{name} {version} is required by this release but was never released (no tag "
-                f"{tag_name(name, version)}): release it in the same run (drop --only)"
-            )
-        out = options.state / "seed" / name
-        files = check_built(project, build(project, out), project.version, {})
+        version = str(workspace.projects[name].version)
+        if not any(file_version(f, name) == version for f in project_files(index, name)):
+            wanted[name] = workspace.projects[name].version
+    out = options.state / "seed"
+    for name, files in seed_at_tags(git, wanted, out, cache=options.state).items():
+        version = str(wanted[name])
         to_upload, _ = compare_with_index(index, name, version, files)
-        upload(index, [out / f for f in to_upload])
-        options.log(f"  seeded the local index with {name} {version} (unchanged since its tag)")
+        upload(index, [out / name / f for f in to_upload])
+        options.log(f"  seeded the local index with {name} {version} (built from its tag)")

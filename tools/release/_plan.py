@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from ._errors import ReleaseError
 from ._fragments import TowncrierConfig, bump_level, fragments, towncrier_config
 from ._git import Git, tag_name
 from ._versions import Bump, bump, pin
@@ -112,19 +115,38 @@ class Plan:
         return "\n".join(lines)
 
 
+def _canonical_only(workspace: Workspace, only: Iterable[str] | None) -> set[str] | None:
+    if only is None:
+        return None
+    public = sorted(n for n, p in workspace.projects.items() if not p.private)
+    known = f"packages that can be released: {', '.join(public) or 'none'}"
+    names: set[str] = set()
+    for raw in sorted(only):
+        name = canonicalize_name(raw)
+        if name not in workspace.projects:
+            raise ReleaseError(f"--only {raw}: no such package; {known}")
+        if workspace.projects[name].private:
+            raise ReleaseError(f"--only {raw}: it is private and never released; {known}")
+        names.add(name)
+    return names
+
+
 def make_plan(
     workspace: Workspace,
     git: Git,
     *,
-    only: set[str] | None = None,
+    only: Iterable[str] | None = None,
     config: TowncrierConfig | None = None,
 ) -> Plan:
     """Plan a release of everything changed since its last tag, plus in-repo dependents.
 
-    :param only: restrict the *changed* set to these packages (their dependents still follow).
+    :param only: restrict the *changed* set to these packages (their dependents still follow);
+        any spelling of a distribution name.
     :return: the plan; ``problems`` lists what would stop a real release (missing fragments,
         versions behind their tag, tags that exist already).
+    :raises ReleaseError: ``only`` names a package that does not exist or is private.
     """
+    only = _canonical_only(workspace, only)
     config = config or towncrier_config(workspace.root)
     untracked = git.untracked()
     changed: dict[str, tuple[str | None, list[str]]] = {}

@@ -1,9 +1,14 @@
 """Verification: install each released package from the index into a fresh venv, smoke-test it.
 
-Dependency-confusion safety is proved, not assumed. uv resolves the package into a PEP 751
-lock (``pylock.toml``) with the release index first and the public index(es) after it
-(``first-index`` strategy). Before anything is installed, every Trellis package in the lock
-(an in-repo name, or any ``trellis-*`` name) must resolve to files whose sha256 the *release*
+Dependency-confusion safety is proved, not assumed. Before uv runs at all, the in-repo
+requirement graph of the package is walked and every in-repo sibling must have a wheel on the
+release index that satisfies what requires it; otherwise verification stops, naming it (uv
+would ask the public index for it, and fetching an sdist means running its code). uv never
+builds anything (``--no-build``: wheels only, so no package's build code runs on the release
+machine). uv resolves the package into a PEP 751 lock (``pylock.toml``) with the release index
+first and the public index(es) after it (``first-index`` strategy). Before anything is
+installed, every Trellis package in the lock (an in-repo name, or any ``trellis-*`` name) must
+resolve to files whose sha256 the *release*
 index lists for that project, and the released package to exactly the files built in this run;
 otherwise the release stops, naming the package and where it would have come from. The lock is
 then installed as is (``uv pip sync``: those URLs, those hashes) and kept in the journal.
@@ -22,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 from packaging.version import Version
 
 from ._errors import ReleaseError
@@ -48,13 +60,23 @@ def venv_bin(venv: Path, name: str) -> Path:
 
 
 def _uv_env(index: Index) -> dict[str, str]:
+    """uv's environment: none of the caller's uv/pip settings; the release index's credentials.
+
+    The credentials belong to the index named ``release`` (``--index release=<url>``, given to
+    both compile and sync): uv sends them to that index's host only, and the lock never holds
+    them.
+    """
     env = environ(drop_prefixes=("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH"))
     if os.environ.get("UV_CACHE_DIR"):
         env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
-    if index.username and index.password is not None and not index.local:
+    if _needs_credentials(index) and index.username and index.password is not None:
         env["UV_INDEX_RELEASE_USERNAME"] = index.username
         env["UV_INDEX_RELEASE_PASSWORD"] = index.password
     return env
+
+
+def _needs_credentials(index: Index) -> bool:
+    return bool(index.username) and index.password is not None and not index.local
 
 
 def _clean_env() -> dict[str, str]:
@@ -78,6 +100,74 @@ def is_protected(name: str, workspace: Workspace) -> bool:
     return key in workspace.projects or key.startswith("trellis-") or key == "trellis"
 
 
+def _requirements(project: Project, extras: set[str]) -> list[Requirement]:
+    """``project``'s requirements with ``extras``, markers evaluated for this interpreter."""
+    meta = tomllib.loads(project.pyproject.read_text(encoding="utf-8"))["project"]
+    raw = list(meta.get("dependencies", []))
+    for extra, items in meta.get("optional-dependencies", {}).items():
+        if canonicalize_name(extra) in extras:
+            raw.extend(items)
+    found = []
+    for text in raw:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            found.append(requirement)
+    return found
+
+
+def _show(specifier: SpecifierSet) -> str:
+    """``>=0.2,<1`` rather than packaging's sorted ``<1,>=0.2``."""
+    parts = sorted(specifier, key=lambda s: (not s.operator.startswith((">", "=", "~")), str(s)))
+    return ",".join(map(str, parts)) or "any version"
+
+
+def check_siblings_on_index(target: Target, index: Index, workspace: Workspace) -> None:
+    """Refuse unless every in-repo package ``target`` needs has a fitting wheel on ``index``.
+
+    Walks the in-repo requirement graph from ``target`` (with its ``testing`` extra when it
+    has a contract suite). Runs before uv, so a missing sibling is never looked up elsewhere.
+
+    :raises ReleaseError: naming the sibling, who requires it and what the index has.
+    """
+    project = target.project
+    first = {"testing"} if project.contract_suite and "testing" in project.extras else set()
+    pending: list[tuple[NormalizedName, set[str]]] = [(canonicalize_name(project.name), first)]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    needs: dict[NormalizedName, list[tuple[str, SpecifierSet]]] = {}
+    while pending:
+        name, extras = pending.pop()
+        if (name, frozenset(extras)) in seen:
+            continue
+        seen.add((name, frozenset(extras)))
+        for requirement in _requirements(workspace.projects[name], extras):
+            sibling = canonicalize_name(requirement.name)
+            if sibling not in workspace.projects or sibling == name:
+                continue
+            needs.setdefault(sibling, []).append((name, requirement.specifier))
+            wanted: set[str] = {canonicalize_name(e) for e in requirement.extras}
+            pending.append((sibling, wanted))
+    for sibling, required in sorted(needs.items()):
+        versions = set()
+        for filename in project_files(index, sibling):
+            try:
+                versions.add(parse_wheel_filename(filename)[1])
+            except InvalidWheelFilename:
+                continue  # an sdist: never built during verification
+        if sibling == project.name:
+            continue
+        for requirer, specifier in required:
+            if not any(specifier.contains(v, prereleases=True) for v in versions):
+                have = ", ".join(str(v) for v in sorted(versions)) or "none"
+                raise ReleaseError(
+                    f"dependency confusion refused: installing {project.name}=={target.version} "
+                    f"needs {sibling} (required by {requirer} as {_show(specifier)}), "
+                    f"but the release index {index.simple} has no wheel of it that satisfies "
+                    f"that (wheels there: {have}). uv was not run, so no other index was asked "
+                    f"for it: upload {sibling} there first (release it, or re-run the release "
+                    "that published it)"
+                )
+
+
 def resolve(
     target: Target,
     index: Index,
@@ -91,6 +181,7 @@ def resolve(
     :return: one record per locked package: name, version, files (url, sha256), origin.
     :raises ReleaseError: a Trellis package would come from anywhere but the release index.
     """
+    check_siblings_on_index(target, index, workspace)
     project = target.project
     requirements = [f"{project.name}=={target.version}"]
     if project.contract_suite:
@@ -120,6 +211,7 @@ def resolve(
             str(python),
             "--index-strategy",
             "first-index",
+            "--no-build",
             *indexes,
             *refresh,
             str(work / "requirements.in"),
@@ -224,6 +316,9 @@ def verify(
             if time.monotonic() >= deadline:
                 raise
             time.sleep(5)
+    # The lock's file URLs carry no credentials: naming the release index gives sync the same
+    # ones compile had, for that index's host only.
+    credentials = ["--index", f"release={index.simple}"] if _needs_credentials(index) else []
     run(
         [
             *tool("uv"),
@@ -231,6 +326,8 @@ def verify(
             "sync",
             "--quiet",
             "--no-config",
+            "--no-build",
+            *credentials,
             "--python",
             str(python),
             str(work / "pylock.toml"),
