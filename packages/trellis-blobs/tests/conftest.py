@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from trellis import blobs
+from trellis.blobs.s3testing import S3Server, s3_server
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +45,16 @@ def put() -> Callable[..., blobs.BlobInfo]:
         return blobs.put(content, **fields)  # type: ignore[arg-type]
 
     return store
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[S3Server]:
+    """A real S3 API server (moto's server mode) on loopback, one per test module."""
+    with s3_server() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bucket(server: S3Server) -> str:
+    """A fresh bucket on the module's S3 server."""
+    return server.create_bucket()

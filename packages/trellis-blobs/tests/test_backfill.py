@@ -15,22 +15,10 @@ from django.core.management import CommandError, call_command
 
 from trellis import blobs
 from trellis.blobs.models import BlobMeta
-from trellis.blobs.s3testing import S3Server, s3_server
 from trellis.core import Host, get_host, hookimpl, set_host
 from trellis.core.testing import isolated_host
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    with s3_server() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def bucket(server: S3Server) -> str:
-    return server.create_bucket()
 
 
 @pytest.fixture(autouse=True)

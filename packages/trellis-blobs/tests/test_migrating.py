@@ -18,22 +18,11 @@ from django.db import transaction
 from trellis import blobs
 from trellis.blobs import KeyExists, NotFound, filesystem, migrating
 from trellis.blobs.models import BlobMeta
-from trellis.blobs.s3testing import S3Server, s3_server
+from trellis.blobs.s3testing import S3Server
 from trellis.blobs.services import blobs_reap
 from trellis.blobs.testing import BlobsContract
 from trellis.core import ConfigurationError, Host, get_host, hookimpl, set_host
 from trellis.core.testing import isolated_host
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    with s3_server() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def bucket(server: S3Server) -> str:
-    return server.create_bucket()
 
 
 class _Migrating(BlobsContract):

@@ -16,23 +16,12 @@ from pathlib import Path
 import pytest
 
 from trellis.blobs import BlobIntegrityError, KeyExists, NotFound, s3
-from trellis.blobs.s3testing import S3Server, s3_server
+from trellis.blobs.s3testing import S3Server
 from trellis.blobs.testing import BlobsContract, PatternStream, StreamFailure
 from trellis.core import ConfigurationError, Host
 from trellis.core.testing import isolated_host
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    with s3_server() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def bucket(server: S3Server) -> str:
-    return server.create_bucket()
 
 
 class TestS3Provider(BlobsContract):
