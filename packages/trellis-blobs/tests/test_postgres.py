@@ -6,23 +6,17 @@ Runs a script in a subprocess against a fresh database, as the composed service 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from trellis.core.testing import clean_environ, require_service
+from trellis.core.testing import clean_environ
 
 pytestmark = pytest.mark.postgres
 
-POSTGRES_URL = os.environ.get(
-    "TRELLIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 
 SETTINGS = """
 import dj_database_url
@@ -97,28 +91,9 @@ print(json.dumps(result))
 """
 
 
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    require_service(
-        "PostgreSQL",
-        lambda: psycopg.connect(POSTGRES_URL, connect_timeout=3).close(),
-        how_to_start="start it (pg_ctlcluster <version> main start) or set "
-        "TRELLIS_TEST_DATABASE_URL",
-    )
-    name = f"trellis_blobs_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_metadata_on_postgresql(database_url: str, tmp_path: Path) -> None:
+def test_metadata_on_postgresql(trellis_postgres_database: str, tmp_path: Path) -> None:
     (tmp_path / "pg_settings.py").write_text(
-        f"DATABASE = {database_url!r}\n" + textwrap.dedent(SETTINGS), encoding="utf-8"
+        f"DATABASE = {trellis_postgres_database!r}\n" + textwrap.dedent(SETTINGS), encoding="utf-8"
     )
     (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
     env = clean_environ(

@@ -7,18 +7,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from trellis.core.testing import require_service
-
-POSTGRES_URL = os.environ.get(
-    "TRELLIS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def hq_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -135,25 +128,3 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     server = start_server(env)
     yield server
     stop_server(server)
-
-
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards; yields its URL."""
-    import psycopg
-
-    require_service(
-        "PostgreSQL",
-        lambda: psycopg.connect(POSTGRES_URL, connect_timeout=3).close(),
-        how_to_start="start it (pg_ctlcluster <version> main start) or set "
-        "TRELLIS_TEST_DATABASE_URL",
-    )
-    name = f"trellis_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

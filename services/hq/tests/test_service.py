@@ -102,8 +102,8 @@ def test_bad_trellis_setting_stops_start_up_with_its_name(hq, tmp_path):
 
 
 @pytest.mark.postgres
-def test_scaled_profile_runs_on_postgresql(hq, tmp_path, postgres_database):
-    env = hq.env(tmp_path, DATABASE_URL=postgres_database)
+def test_scaled_profile_runs_on_postgresql(hq, tmp_path, trellis_postgres_database):
+    env = hq.env(tmp_path, DATABASE_URL=trellis_postgres_database)
     hq.manage(env, "migrate", "--no-input")
     server = hq.start(env)
     try:

@@ -18,7 +18,7 @@ from ._dists import (
     venv_site_packages,
     write_plugin_project,
 )
-from ._services import in_ci, require_service
+from ._services import in_ci, postgres_database, require_service
 from ._suite import ContractSuite, isolated_host
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "make_overlay_venv",
     "pip_install",
     "pip_uninstall",
+    "postgres_database",
     "require_service",
     "run_trellis",
     "venv_python",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -27,3 +29,41 @@ def require_service(name: str, probe: Callable[[], object], *, how_to_start: str
         if in_ci():
             pytest.fail(f"CI requires {message}", pytrace=False)
         pytest.skip(message)
+
+
+POSTGRES_URL_VARIABLE = "TRELLIS_TEST_DATABASE_URL"
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def postgres_database(prefix: str = "trellis_test") -> Iterator[str]:
+    """Create a fresh PostgreSQL database, yield its URL, drop it afterwards.
+
+    The server is the one ``TRELLIS_TEST_DATABASE_URL`` names (default
+    ``postgres://postgres@127.0.0.1:5432/postgres``); unreachable, it fails under CI and skips
+    locally, as :func:`require_service` does.
+    """
+    server = os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL)
+
+    def probe() -> None:
+        import psycopg
+
+        psycopg.connect(server, connect_timeout=3).close()
+
+    require_service(
+        "PostgreSQL",
+        probe,
+        how_to_start=(
+            f"start it (pg_ctlcluster <version> main start) or set {POSTGRES_URL_VARIABLE}"
+        ),
+    )
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -10,6 +10,7 @@ import pytest
 from .._global import get_host
 from .._host import Host
 from .._records import PluginRecord
+from ._services import postgres_database
 from ._suite import isolated_host
 
 
@@ -17,6 +18,16 @@ from ._suite import isolated_host
 def trellis_host() -> Host:
     """A fresh host with trellis-core's built-ins only: no entry points, no environment."""
     return isolated_host()
+
+
+@pytest.fixture
+def trellis_postgres_database() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database for one test, dropped afterwards.
+
+    Needs psycopg; fails under CI and skips locally when the server is unreachable.
+    """
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
