@@ -11,8 +11,8 @@ from packaging.version import InvalidVersion, Version
 
 from ._errors import ContractError
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,12 @@ class Contract:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ContractError(
                 f"contract name {self.name!r} is invalid: use lower-case letters, digits and "
                 "underscores, starting with a letter (it prefixes every hook name)"
             )
-        if not _SEMVER.match(self.version):
+        if not isinstance(self.version, str) or not _SEMVER.fullmatch(self.version):
             raise ContractError(
                 f"contract {self.name!r} has version {self.version!r}; "
                 "use a semantic version MAJOR.MINOR.PATCH such as '1.0.0'"

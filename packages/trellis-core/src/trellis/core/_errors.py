@@ -33,3 +33,32 @@ class ProviderNotSelected(ProviderError):
 
 class UnknownProvider(ProviderError):
     """The selected provider is not installed (or was quarantined)."""
+
+
+class ProviderFailed(TrellisError):
+    """A provider's backing service answered with an error or broke mid-answer.
+
+    Subsystems raise it (or a subclass) around a provider failure that is not one of their
+    own typed errors, so the HTTP edge answers ``502 provider_failed`` instead of a bare 500.
+
+    :param provider: the provider name, for messages and logs (never a secret).
+    """
+
+    status = 502
+    code = "provider_failed"
+    retry_after: int | None = None
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class ProviderUnavailable(ProviderFailed):
+    """A provider's backing service could not be reached or timed out; retrying may work.
+
+    The HTTP edge answers ``503 provider_unavailable`` with ``Retry-After``.
+    """
+
+    status = 503
+    code = "provider_unavailable"
+    retry_after = 30

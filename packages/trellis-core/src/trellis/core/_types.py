@@ -12,8 +12,8 @@ from ._errors import TrellisError
 HealthStatus = Literal["ok", "warn", "fail"]
 """``ok``: working; ``warn``: degraded but serving; ``fail``: not working."""
 
-_CHECK_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
-_PREFIX = re.compile(r"^([a-z0-9][a-z0-9_.-]*/)*$")
+_CHECK_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
+_PREFIX = re.compile(r"([a-z0-9][a-z0-9_.-]*/)*")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class HealthCheck:
     check: Callable[[], HealthResult | None]
 
     def __post_init__(self) -> None:
-        if not _CHECK_NAME.match(self.name):
+        if not isinstance(self.name, str) or not _CHECK_NAME.fullmatch(self.name):
             raise TrellisError(
                 f"health check name {self.name!r} is invalid: use lower-case letters, digits, "
                 "'_', '-' or '.', starting with a letter"
@@ -52,14 +52,18 @@ class UrlMount:
     :param prefix: path prefix ending in ``/`` (``"blobs/"``), or ``""`` for the site root.
     :param urlconf: dotted path of a module with ``urlpatterns``.
     :param namespace: URL namespace for ``reverse()``; defaults to the module's ``app_name``.
+    :param api: the mount is an API: every error under ``prefix`` (404 for an unknown path,
+        CSRF refusals, unexpected exceptions) is answered as JSON ``{"code", "message",
+        "field", "request_id"}`` by trellis-core's middleware, never as an HTML page.
     """
 
     prefix: str
     urlconf: str
     namespace: str | None = None
+    api: bool = False
 
     def __post_init__(self) -> None:
-        if not _PREFIX.match(self.prefix):
+        if not isinstance(self.prefix, str) or not _PREFIX.fullmatch(self.prefix):
             raise TrellisError(
                 f"URL prefix {self.prefix!r} is invalid: use relative segments each ending in "
                 "'/', such as 'blobs/' or 'api/blobs/', or '' for the site root"
