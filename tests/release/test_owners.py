@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from release_testkit import ROOT, commit, git
 
 from tools.release import (
@@ -95,3 +97,22 @@ def test_owners_command_compares_the_branch_with_its_base(make_repo: Callable[..
     assert data["required"] == {"@trellis/demo": ["trellis-demo"]}
     text = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert text.startswith("1 changed file(s) since main. Ask for review from:")
+
+
+@pytest.mark.parametrize("owner", ["@trellis/demo\n", "@trellis/demo\n* @attacker", "a@b.c\n"])
+def test_an_owner_with_a_line_break_cannot_inject_a_codeowners_rule(owner: str) -> None:
+    from tools.release._owners import _validate
+
+    with pytest.raises(ReleaseError, match="is not a GitHub"):
+        _validate([owner], "pyproject.toml")
+
+
+@given(st.text(max_size=40))
+def test_no_owner_with_whitespace_is_accepted(owner: str) -> None:
+    from tools.release._owners import _validate
+
+    try:
+        _validate([owner], "pyproject.toml")
+    except ReleaseError:
+        return
+    assert owner and not any(c.isspace() for c in owner)

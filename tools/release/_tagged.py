@@ -39,7 +39,7 @@ from ._workspace import Project, Workspace, load_workspace
 
 _HASH_LINE = re.compile(r"(?m)^\s*(\S+)\s+sha256:([0-9a-f]{64})\s*$")
 _TRAILER = re.compile(r"(?m)^Release-Package:\s*(\S+)\s+(\S+)\s*$")
-_NO_COMMIT = re.compile(r"^0+$")
+_NO_COMMIT = re.compile(r"0+")
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ def release_tags(root: Path, before: str, after: str) -> list[str]:
     head = git.commit_of(after)
     if head is None:
         raise ReleaseError(f"{after!r} is not a commit here; fetch it (fetch-depth: 0)")
-    start = None if _NO_COMMIT.match(before) else git.commit_of(before)
+    start = None if _NO_COMMIT.fullmatch(before) else git.commit_of(before)
     span = f"{start}..{head}" if start else head
     commits = git("rev-list", "--reverse", span).split() if start else [head]
     tags: list[str] = []

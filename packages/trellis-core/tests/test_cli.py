@@ -26,10 +26,13 @@ def test_plugins_table_and_json(cli_host, capsys):
         "DISTRIBUTION",
         "VERSION",
         "CONTRACTS",
+        "PROVIDES",
         "STATUS",
         "REASON",
     ]
     assert "kv_redis" in table
+    row = next(line for line in table.splitlines() if line.startswith("kv_redis "))
+    assert "kv:redis" in row.split()
     assert main(["plugins", "--json"]) == 0
     records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert records["kv_redis"]["provides"] == {"kv": "redis"}
@@ -111,3 +114,32 @@ def test_django_settings_module_applies_its_trellis_setting(tmp_path):
     assert failed.returncode == 1
     assert "DJANGO_SETTINGS_MODULE='missing_settings_module' could not be loaded" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+BROKEN_MOUNT = """
+from trellis.core import UrlMount, hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1,<2"}
+
+@hookimpl
+def core_django_apps():
+    return ["badmount_app"]
+
+@hookimpl
+def core_url_mounts():
+    return [UrlMount("badprefix", "badmount.urls")]
+"""
+
+
+def test_check_runs_composition_and_reports_what_the_service_would_quarantine(
+    cli_host, make_module, capsys
+):
+    cli_host.register(make_module(BROKEN_MOUNT), "badmount")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "error: plugin 'badmount' is quarantined: failed while composing the service: "
+        "core_url_mounts raised TrellisError: URL prefix 'badprefix' is invalid"
+    ) in out
+    assert main(["plugins"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "badmount" in line)
+    assert "quarantined" in row

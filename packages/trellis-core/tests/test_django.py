@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 FAILING = """
@@ -13,8 +15,8 @@ def core_health_checks():
 
 
 @pytest.mark.django_db
-def test_health_endpoint_reports_every_check(client):
-    response = client.get("/health")
+def test_health_endpoint_reports_every_check(admin_client):
+    response = admin_client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -25,9 +27,9 @@ def test_health_endpoint_reports_every_check(client):
 
 
 @pytest.mark.django_db
-def test_failing_check_turns_health_503(client, trellis_register, make_module):
+def test_failing_check_turns_health_503(admin_client, trellis_register, make_module):
     trellis_register(make_module(FAILING), "disk")
-    response = client.get("/health")
+    response = admin_client.get("/health")
     assert response.status_code == 503
     disk = next(c for c in response.json()["checks"] if c["name"] == "disk")
     assert disk == {
@@ -40,22 +42,24 @@ def test_failing_check_turns_health_503(client, trellis_register, make_module):
     }
 
 
-def test_health_only_and_unknown_check(client):
-    response = client.get("/health", {"only": "plugins"})
+@pytest.mark.django_db
+def test_health_only_and_unknown_check(admin_client):
+    response = admin_client.get("/health", {"only": "plugins"})
     assert [c["name"] for c in response.json()["checks"]] == ["plugins"]
-    missing = client.get("/health", {"only": "nope"})
+    missing = admin_client.get("/health", {"only": "nope"})
     assert missing.status_code == 404
     assert missing.json()["code"] == "unknown_check"
     assert missing.json()["field"] == "only"
     assert "plugins" in missing.json()["message"]
 
 
-def test_health_refuses_writes(client):
-    assert client.post("/health").status_code == 405
+@pytest.mark.parametrize("path", ["/health", "/health/live", "/health/ready"])
+def test_health_refuses_writes(client, path):
+    assert client.post(path).status_code == 405
 
 
 @pytest.mark.django_db
-def test_dashboard_shows_plugins_hooks_and_health(client, trellis_register, make_module):
+def test_dashboard_shows_plugins_hooks_and_health(admin_client, trellis_register, make_module):
     trellis_register(
         make_module(
             "TRELLIS_IMPLEMENTS = {'core': '>=7'}\n"
@@ -64,7 +68,7 @@ def test_dashboard_shows_plugins_hooks_and_health(client, trellis_register, make
         ),
         "old",
     )
-    page = client.get("/").content.decode()
+    page = admin_client.get("/").content.decode()
     for text in (
         "trellis-core",
         "core_django_apps() -&gt; Sequence[str]",
@@ -79,32 +83,45 @@ def test_dashboard_shows_plugins_hooks_and_health(client, trellis_register, make
 @pytest.mark.parametrize(
     ("hook", "value", "message"),
     [
-        ("core_django_apps", "[3]", "returned 3 from core_django_apps; expected dotted paths"),
+        ("core_django_apps", "[3]", "core_django_apps returned 3 in its list; expected dotted"),
+        ("core_django_apps", "['not a path']", "returned 'not a path' in its list"),
         ("core_settings_defaults", "{'lower': 1}", "Django setting names are upper case"),
-        (
-            "core_django_middleware",
-            "1/0",
-            "plugin 'bad' failed in core_django_middleware: ZeroDivisionError",
-        ),
+        ("core_django_middleware", "1/0", "core_django_middleware raised ZeroDivisionError"),
         ("core_settings_defaults", "['DEBUG']", "expected a mapping of setting names"),
-        ("core_django_apps", "'shop'", "returned the string 'shop' from core_django_apps"),
+        ("core_django_apps", "'shop'", "core_django_apps returned 'shop'; expected a list"),
+        ("core_url_mounts", "[UrlMount('badprefix', 'x.urls')]", "URL prefix 'badprefix' is"),
+        ("core_url_mounts", "['blobs/']", "returned 'blobs/' in its list; expected trellis"),
+        ("core_url_mounts", "UrlMount('a/', 'x.urls')", "expected a list of trellis.core.Url"),
     ],
 )
-def test_compose_rejects_malformed_contributions(make_module, hook, value, message):
+def test_compose_quarantines_a_plugin_with_malformed_contributions(
+    make_module, hook, value, message
+):
     from django.core.exceptions import ImproperlyConfigured
 
     from trellis.core import get_host, set_host
     from trellis.core.django import compose
 
-    plugin = make_module(
-        "from trellis.core import hookimpl\nTRELLIS_IMPLEMENTS = {'core': '>=1,<2'}\n"
-        f"@hookimpl\ndef {hook}():\n    return {value}\n",
-        "bad",
+    source = (
+        "from trellis.core import UrlMount, hookimpl\nTRELLIS_IMPLEMENTS = {'core': '>=1,<2'}\n"
+        "@hookimpl\ndef core_settings_defaults():\n    return {'BAD_PLUGIN_SETTING': 1}\n"
+        f"@hookimpl\ndef {hook}():\n    return {value}\n"
     )
     previous = get_host()
     try:
-        with pytest.raises(ImproperlyConfigured, match=message):
-            compose({}, plugins=[plugin])
+        namespace: dict[str, object] = {"TRELLIS": {"ALLOW": ["bad"]}}
+        host = compose(namespace, plugins=[make_module(source, "bad")])
+        record = {r.name: r for r in host.plugins()}["bad"]
+        assert record.status == "quarantined"
+        assert "failed while composing the service" in record.reason
+        assert message in record.reason
+        assert "BAD_PLUGIN_SETTING" not in namespace  # nothing of a failing plugin is used
+        assert namespace["INSTALLED_APPS"] == ["trellis.core.django"]
+        with pytest.raises(ImproperlyConfigured, match=f"(?s)strict mode.*{re.escape(message)}"):
+            compose(
+                {"TRELLIS": {"ALLOW": ["bad"], "STRICT": True}},
+                plugins=[make_module(source, "bad")],
+            )
     finally:
         set_host(previous)
 
@@ -129,7 +146,7 @@ def test_compose_adds_apps_middleware_and_defaults_without_overriding(make_modul
         }
         host = compose(namespace, plugins=[make_module(source, "shop_plugin")])
         assert namespace["INSTALLED_APPS"] == ["django.contrib.auth", "trellis.core.django", "shop"]
-        assert namespace["MIDDLEWARE"] == ["shop.Middleware"]
+        assert namespace["MIDDLEWARE"] == ["trellis.core.django.EdgeMiddleware", "shop.Middleware"]
         assert (namespace["SHOP_SIZE"], namespace["DEBUG"]) == (1, False)
         assert get_host() is host
 

@@ -46,7 +46,10 @@ def test_hook_core_django_apps(host):
 
 
 def test_hook_core_django_middleware(host):
-    assert host.collect_by_plugin("core_django_middleware") == [("shop", ["shop.middleware.Audit"])]
+    assert host.collect_by_plugin("core_django_middleware") == [
+        ("core", ["trellis.core.django.EdgeMiddleware"]),
+        ("shop", ["shop.middleware.Audit"]),
+    ]
 
 
 def test_hook_core_settings_defaults(host):

@@ -82,3 +82,35 @@ def test_production_turns_on_https_settings(tmp_path):
 def test_unknown_profile(tmp_path):
     with pytest.raises(ImproperlyConfigured, match="TRELLIS_PROFILE='staging' is not a profile"):
         profile_settings(data_dir=tmp_path, environ={"TRELLIS_PROFILE": "staging"})
+
+
+PRODUCTION = {
+    "TRELLIS_PROFILE": "production",
+    "DJANGO_SECRET_KEY": GOOD_SECRET,
+    "DJANGO_ALLOWED_HOSTS": "hq.example.org",
+}
+
+
+def test_production_trusts_no_proxy_header_unless_told(tmp_path):
+    settings = profile_settings(data_dir=tmp_path, environ=PRODUCTION)
+    assert "SECURE_PROXY_SSL_HEADER" not in settings
+
+
+@pytest.mark.parametrize(
+    ("name", "meta"),
+    [("X-Forwarded-Proto", "HTTP_X_FORWARDED_PROTO"), ("x-forwarded-ssl", "HTTP_X_FORWARDED_SSL")],
+)
+def test_the_proxy_header_to_trust_is_a_setting(tmp_path, name, meta):
+    environ = {**PRODUCTION, "TRELLIS_PROXY_SSL_HEADER": name}
+    settings = profile_settings(data_dir=tmp_path, environ=environ)
+    assert settings["SECURE_PROXY_SSL_HEADER"] == (meta, "https")
+
+
+@pytest.mark.parametrize(
+    "name", ["X_Forwarded_Proto", "X-Forwarded\nProto", "X Proto", "X--Proto", "-X"]
+)
+def test_a_malformed_proxy_header_name_is_refused(tmp_path, name):
+    with pytest.raises(ImproperlyConfigured, match=r"TRELLIS_PROXY_SSL_HEADER=.* is not a header"):
+        profile_settings(
+            data_dir=tmp_path, environ={**PRODUCTION, "TRELLIS_PROXY_SSL_HEADER": name}
+        )

@@ -107,3 +107,26 @@ def test_fixtures_are_registered_by_the_pytest11_entry_point(pytester):
     )
     result = pytester.runpytest("-q", "-p", "no:django")  # the outer run owns Django
     result.assert_outcomes(passed=1)
+
+
+def test_contract_suite_modules_get_assertion_rewriting(pytester, monkeypatch):
+    # A subsystem "zzsuite" installed as a portion of the trellis namespace, whose testing
+    # module asserts like BlobsContract does; a provider author must see the values compared.
+    portion = pytester.path / "portion"
+    (portion / "trellis" / "zzsuite").mkdir(parents=True)
+    (portion / "trellis" / "zzsuite" / "__init__.py").write_text("")
+    (portion / "trellis" / "zzsuite" / "testing.py").write_text(
+        "def assert_stored(host_answer):\n    assert host_answer == b'expected bytes'\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(portion))
+    pytester.makepyfile(
+        """
+        from trellis.zzsuite.testing import assert_stored
+
+        def test_provider():
+            assert_stored(b'damaged bytes')
+        """
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:django", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*assert b'damaged bytes' == b'expected bytes'*"])

@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from trellis.core.testing import stop_process
+
+MONITORING_TOKEN = "hq-monitor-4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4Ty7"
+"""The embedded server's ``TRELLIS_MONITORING_TOKEN`` (tests send it as a bearer token)."""
+
 
 def hq_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """A clean environment for an hq process: no inherited TRELLIS_/DJANGO_/DATABASE_ values."""
@@ -49,16 +54,26 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[str]
 
-    def get(self, path: str) -> tuple[int, str, dict[str, str]]:
+    def get(
+        self, path: str, *, headers: dict[str, str] | None = None, follow: bool = True
+    ) -> tuple[int, str, dict[str, str]]:
+        """GET ``path``; ``follow=False`` returns a redirect instead of following it."""
+        opener = urllib.request.build_opener(*(() if follow else (_NoRedirect(),)))
+        request = urllib.request.Request(self.url + path, headers=headers or {})
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            with opener.open(request, timeout=10) as response:
                 return response.status, response.read().decode(), dict(response.headers)
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(), dict(error.headers)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def start_server(env: dict[str, str]) -> Server:
-    """Start hq under gunicorn on a free loopback port and wait until /health answers."""
+    """Start hq under gunicorn on a free loopback port and wait until /health/live answers."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -86,23 +101,16 @@ def start_server(env: dict[str, str]) -> Server:
                 f"hq exited early:\n{process.stdout.read() if process.stdout else ''}"
             )
         try:
-            server.get("/health")
+            server.get("/health/live")
             return server
         except OSError:
             time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("hq did not answer /health within 30 s")
+    stop_process(process, timeout=5)
+    raise RuntimeError("hq did not answer /health/live within 30 s")
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-    if server.process.stdout:
-        server.process.stdout.close()
+    stop_process(server.process)
 
 
 class HQ:
@@ -123,7 +131,7 @@ def hq() -> HQ:
 @pytest.fixture(scope="module")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """hq on the embedded profile (SQLite in a fresh data dir), migrated, under gunicorn."""
-    env = hq_env(tmp_path_factory.mktemp("hq-data"))
+    env = hq_env(tmp_path_factory.mktemp("hq-data"), TRELLIS_MONITORING_TOKEN=MONITORING_TOKEN)
     manage(env, "migrate", "--no-input")
     server = start_server(env)
     yield server

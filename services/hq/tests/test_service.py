@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+MONITOR = {"Authorization": "Bearer hq-monitor-4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4Ty7"}
 PRODUCTION = {
     "TRELLIS_PROFILE": "production",
     "DJANGO_SECRET_KEY": "hq-test-7Yb4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4Ty7Ui1Op3As6Df9GhZx",
@@ -15,8 +16,8 @@ PRODUCTION = {
 }
 
 
-def test_dashboard_is_the_home_page(embedded_server):
-    status, body, headers = embedded_server.get("/")
+def test_dashboard_is_the_home_page_for_monitors(embedded_server):
+    status, body, headers = embedded_server.get("/", headers=MONITOR)
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
     for text in (
@@ -31,14 +32,24 @@ def test_dashboard_is_the_home_page(embedded_server):
         assert text in body, text
 
 
-def test_health_is_json_for_load_balancers(embedded_server):
+def test_anonymous_visitors_are_sent_to_log_in(embedded_server):
+    status, _, headers = embedded_server.get("/", follow=False)
+    assert status == 302 and headers["Location"] == "/admin/login/?next=/"
+
+
+def test_health_is_json_for_load_balancers_and_monitors(embedded_server):
+    assert embedded_server.get("/health/live")[:2] == (200, '{"status": "ok"}')
+    status, body, _ = embedded_server.get("/health/ready")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
     status, body, _ = embedded_server.get("/health")
+    assert status == 401 and json.loads(body)["code"] == "not_authenticated"
+    status, body, _ = embedded_server.get("/health", headers=MONITOR)
     report = json.loads(body)
     assert status == 200 and report["status"] == "ok"
     checks = {c["name"]: c["status"] for c in report["checks"]}
     assert {"plugins", "database"} <= set(checks)  # plus those of installed subsystems
     assert set(checks.values()) == {"ok"}
-    status, body, _ = embedded_server.get("/health?only=database")
+    status, body, _ = embedded_server.get("/health?only=database", headers=MONITOR)
     assert [c["name"] for c in json.loads(body)["checks"]] == ["database"]
 
 
@@ -103,11 +114,15 @@ def test_bad_trellis_setting_stops_start_up_with_its_name(hq, tmp_path):
 
 @pytest.mark.postgres
 def test_scaled_profile_runs_on_postgresql(hq, tmp_path, trellis_postgres_database):
-    env = hq.env(tmp_path, DATABASE_URL=trellis_postgres_database)
+    env = hq.env(
+        tmp_path,
+        DATABASE_URL=trellis_postgres_database,
+        TRELLIS_MONITORING_TOKEN=MONITOR["Authorization"].removeprefix("Bearer "),
+    )
     hq.manage(env, "migrate", "--no-input")
     server = hq.start(env)
     try:
-        status, body, _ = server.get("/health?only=database")
+        status, body, _ = server.get("/health?only=database", headers=MONITOR)
         assert status == 200
         assert json.loads(body)["checks"][0]["message"] == "default: postgresql"
         assert not (tmp_path / "db.sqlite3").exists()

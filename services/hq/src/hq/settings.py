@@ -33,6 +33,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+LOGIN_URL = "admin:login"  # the dashboard sends anonymous visitors here
 ROOT_URLCONF = "hq.urls"
 WSGI_APPLICATION = "hq.wsgi.application"
 TEMPLATES = [

@@ -1,4 +1,4 @@
-"""trellis-core's own plugin: the dashboard/health Django app and a database health check."""
+"""trellis-core's own plugin: the dashboard/health app, the edge middleware, a database check."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ TRELLIS_HOOKSPECS = [hookspecs]
 @hookimpl
 def core_django_apps() -> Sequence[str]:
     return ["trellis.core.django"]
+
+
+@hookimpl
+def core_django_middleware() -> Sequence[str]:
+    return ["trellis.core.django.EdgeMiddleware"]
 
 
 @hookimpl

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._composition import compose_plugins
 from ._errors import TrellisError
 from ._global import get_host
 from ._host import Host
@@ -20,36 +21,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="trellis", description="Inspect the Trellis plugins installed in this environment."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    plugins = commands.add_parser("plugins", help="list plugins, their contracts and status")
+    plugins = commands.add_parser(
+        "plugins", help="list plugins, their contracts, providers and status"
+    )
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
     hooks = commands.add_parser("hooks", help="list hooks, their contracts and implementers")
     hooks.add_argument("--json", action="store_true", help="print JSON instead of a table")
     commands.add_parser("check", help="exit non-zero on any quarantined plugin or contract problem")
     args = parser.parse_args(argv)
     try:
-        _setup_django()
+        django_ready = _setup_django()
         host = get_host()
+        urlconf_problem = _compose(host, django_ready)
     except TrellisError as exc:
         print(f"trellis: {exc}", file=sys.stderr)
         return 1
+    if args.command == "check":
+        return _check(host, [urlconf_problem] if urlconf_problem else [])
     if args.command == "plugins":
         return _plugins(host, as_json=args.json)
-    if args.command == "hooks":
-        return _hooks(host, as_json=args.json)
-    return _check(host)
+    return _hooks(host, as_json=args.json)
 
 
-def _setup_django() -> None:
+def _setup_django() -> bool:
     """With ``DJANGO_SETTINGS_MODULE`` set, load it so its ``TRELLIS`` setting applies.
 
     A settings module that calls ``compose()`` installs the host the service itself uses.
+
+    :return: whether Django was set up.
     """
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        return
+        return False
     try:
         import django
     except ImportError:
-        return
+        return False
     try:
         django.setup()
     except Exception as exc:
@@ -57,6 +63,30 @@ def _setup_django() -> None:
         raise TrellisError(
             f"DJANGO_SETTINGS_MODULE={module!r} could not be loaded: {describe_exception(exc)}"
         ) from exc
+    return True
+
+
+def _compose(host: Host, django_ready: bool) -> str:
+    """Run the composition the service runs, so what it would quarantine is quarantined here.
+
+    With Django set up that is the project's URLconf too (which imports every mounted
+    plugin's URLs); without, the composition hooks alone.
+
+    :return: a problem loading the project's URLconf, or ``""``.
+    """
+    compose_plugins(host)  # what compose() ran in the settings module, on this host
+    if not django_ready:
+        return ""
+    from django.conf import settings
+    from django.urls import get_resolver
+
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return ""  # a project that serves no URLs has no mounts to check
+    try:
+        get_resolver().url_patterns  # noqa: B018 - imports ROOT_URLCONF and every plugin mount
+    except Exception as exc:
+        return f"the project's URLconf cannot be loaded: {describe_exception(exc)}"
+    return ""
 
 
 def _plugins(host: Host, *, as_json: bool) -> int:
@@ -64,11 +94,20 @@ def _plugins(host: Host, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps([r.as_dict() for r in records], indent=2))
         return 0
-    rows = [("NAME", "DISTRIBUTION", "VERSION", "CONTRACTS", "STATUS", "REASON")]
+    rows = [("NAME", "DISTRIBUTION", "VERSION", "CONTRACTS", "PROVIDES", "STATUS", "REASON")]
     for r in records:
         contracts = ", ".join(f"{c} {v}" for c, v in sorted(r.implements.items()))
+        provides = ", ".join(f"{c}:{p}" for c, p in sorted(r.provides.items()))
         rows.append(
-            (r.name, r.distribution or "-", r.version or "-", contracts or "-", r.status, r.reason)
+            (
+                r.name,
+                r.distribution or "-",
+                r.version or "-",
+                contracts or "-",
+                provides or "-",
+                r.status,
+                r.reason,
+            )
         )
     _table(rows)
     return 0
@@ -99,8 +138,8 @@ def _hooks(host: Host, *, as_json: bool) -> int:
     return 0
 
 
-def _check(host: Host) -> int:
-    problems = host.problems()
+def _check(host: Host, extra: list[str]) -> int:
+    problems = [*host.problems(), *extra]
     active = sum(1 for r in host.plugins() if r.status == "active")
     if not problems:
         print(f"ok: {active} plugin(s) active, {len(host.contracts())} contract(s), no problems")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from time import perf_counter_ns
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import UnknownCheck
 from ._loader import describe_exception
@@ -71,20 +74,80 @@ def _failed(plugin: str, exc: Exception) -> Callable[[], HealthResult]:
     return lambda: HealthResult("fail", message)
 
 
-def run_health_checks(host: Host, only: str | None = None) -> HealthReport:
+class ResultCache(Protocol):
+    """Where deep-check results are kept between runs: Django's cache API subset.
+
+    ``add`` must be atomic (set only if absent): it elects the one caller that runs a deep
+    check in an interval. Django's cache backends (local memory, Redis, database) are.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any, timeout: float | None = ...) -> None: ...
+
+    def add(self, key: str, value: Any, timeout: float | None = ...) -> bool: ...
+
+
+class MemoryCache:
+    """An in-process :class:`ResultCache` (for use without Django's cache)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[Any, float | None]] = {}
+
+    def _live(self, key: str, now: float) -> bool:
+        entry = self._values.get(key)
+        return entry is not None and (entry[1] is None or entry[1] > now)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            return self._values[key][0] if self._live(key, time.monotonic()) else default
+
+    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+        with self._lock:
+            expires = None if timeout is None else time.monotonic() + timeout
+            self._values[key] = (value, expires)
+
+    def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._live(key, now):
+                return False
+            self._values[key] = (value, None if timeout is None else now + timeout)
+            return True
+
+
+_PROCESS_CACHE = MemoryCache()
+
+
+def run_health_checks(
+    host: Host,
+    only: str | None = None,
+    *,
+    deep: bool = True,
+    cache: ResultCache | None = None,
+    interval: float = 60.0,
+) -> HealthReport:
     """Run every check (or just ``only``) and time each one.
 
     A check that raises is reported as ``fail`` with the exception's type and message.
+    Deep checks (:attr:`HealthCheck.deep`) are skipped when ``deep`` is false; otherwise each
+    runs at most once per ``interval`` seconds among all callers sharing ``cache`` (default:
+    one per process), and the other callers get its last result (``details["age_s"]`` says
+    how old) or, before its first run has finished, a ``warn`` saying it is pending.
 
     :raises UnknownCheck: ``only`` names no check; the message lists the names.
     """
     checks = health_checks(host)
+    if not deep:
+        checks = [(p, c) for p, c in checks if not c.deep]
     if only is not None:
         selected = [(p, c) for p, c in checks if c.name == only]
         if not selected:
             names = ", ".join(sorted({c.name for _, c in checks}))
             raise UnknownCheck(f"no health check named {only!r}; checks: {names}")
         checks = selected
+    store = _PROCESS_CACHE if cache is None else cache
     outcomes: list[CheckOutcome] = []
     seen: dict[str, str] = {}
     for plugin, check in checks:
@@ -101,24 +164,50 @@ def run_health_checks(host: Host, only: str | None = None) -> HealthReport:
             )
             continue
         seen[check.name] = plugin
-        start = perf_counter_ns()
-        try:
-            result = check.check() or HealthResult()
-        except Exception as exc:
-            result = HealthResult("fail", describe_exception(exc))
-        elapsed = (perf_counter_ns() - start) / 1e6
-        outcomes.append(
-            CheckOutcome(
-                check.name,
-                plugin,
-                result.status,
-                result.message,
-                round(elapsed, 3),
-                dict(result.details),
-            )
-        )
+        if check.deep:
+            outcomes.append(_deep(plugin, check, store, interval))
+        else:
+            outcomes.append(_run(plugin, check))
     worst: HealthStatus = max((o.status for o in outcomes), key=_RANK.__getitem__, default="ok")
     return HealthReport(worst, tuple(outcomes))
+
+
+def _run(plugin: str, check: HealthCheck) -> CheckOutcome:
+    start = perf_counter_ns()
+    try:
+        result = check.check() or HealthResult()
+    except Exception as exc:
+        result = HealthResult("fail", describe_exception(exc))
+    elapsed = (perf_counter_ns() - start) / 1e6
+    return CheckOutcome(
+        check.name, plugin, result.status, result.message, round(elapsed, 3), dict(result.details)
+    )
+
+
+def _deep(plugin: str, check: HealthCheck, cache: ResultCache, interval: float) -> CheckOutcome:
+    """Run a deep check if this caller wins the interval's claim; else its last result.
+
+    No lock is held while the check runs: the claim is an atomic ``add`` that expires with
+    the interval, so a crashed runner only delays the next run by one interval.
+    """
+    # Plugin names may hold characters cache backends refuse in keys (spaces, colons).
+    digest = hashlib.sha256(f"{plugin}\0{check.name}".encode()).hexdigest()[:32]
+    key = f"trellis:health:{check.name}:{digest}"
+    last = cache.get(key)
+    now = time.time()
+    if (last is None or now - last[1] >= interval) and cache.add(
+        f"{key}:claim", now, timeout=interval
+    ):
+        outcome = _run(plugin, check)
+        cache.set(key, (outcome, time.time()), timeout=None)
+        return outcome
+    if last is None:
+        return CheckOutcome(
+            check.name, plugin, "warn", "deep check pending: its first run has not finished", 0.0
+        )
+    previous: CheckOutcome = last[0]
+    at: float = last[1]
+    return replace(previous, details={**previous.details, "age_s": round(now - at, 1)})
 
 
 def _plugins_check(host: Host) -> Callable[[], HealthResult]:

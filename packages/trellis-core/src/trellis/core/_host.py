@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Iterable
 from time import perf_counter_ns
 from types import ModuleType
@@ -35,6 +36,8 @@ from ._loader import (
 from ._markers import PROJECT_NAME
 from ._monitor import Monitor
 from ._records import HookInfo, Implementer, PluginRecord
+
+_log = logging.getLogger("trellis.core")
 
 
 class _Quarantine(Exception):
@@ -112,6 +115,34 @@ class Host:
         self._records.pop(name, None)
         self._objects.pop(name, None)
         self._callers.clear()
+
+    def quarantine(self, name: str, reason: str) -> PluginRecord:
+        """Quarantine an active plugin after loading (it failed while composing the service).
+
+        It is unregistered from pluggy, so no hook reaches it again, and its record says why.
+
+        :raises TrellisError: ``name`` is not an active plugin.
+        :raises PluginLoadError: in strict mode, after recording the quarantine.
+        """
+        record = self._records.get(name)
+        if record is None or record.status != "active":
+            raise TrellisError(
+                f"no active plugin named {name!r}; active: "
+                f"{', '.join(n for n, r in self._records.items() if r.status == 'active')}"
+            )
+        if self._pm.has_plugin(name):
+            self._pm.unregister(name=name)
+        self._objects.pop(name, None)
+        self._callers.clear()
+        record.status = "quarantined"
+        record.reason = reason
+        _log.warning("plugin %r quarantined: %s", name, reason)
+        if self.config.strict:
+            raise PluginLoadError(
+                "strict mode (TRELLIS_STRICT / TRELLIS['STRICT']) refuses to start with "
+                f"quarantined plugins:\n  - {name}: {reason}"
+            )
+        return record
 
     def _load(self, candidates: Iterable[Candidate]) -> None:
         ready: list[Candidate] = []
@@ -321,6 +352,7 @@ class Host:
         record.name = key
         self._records[key] = record
         candidate.record_key = key
+        _log.warning("plugin %r quarantined: %s", key, reason)
 
     # -- calling ------------------------------------------------------------------------------
 

@@ -32,10 +32,15 @@ class HealthCheck:
     :param name: unique, lower-case name used by ``/health?only=<name>``.
     :param check: callable returning a :class:`HealthResult` (``None`` means ok); an exception
         it raises is reported as ``fail`` with the exception type and message.
+    :param deep: the check does real work against a backing service (writes a probe, calls a
+        remote API). Deep checks never run for the readiness probe, and for the detailed
+        report they run at most once per interval (``TRELLIS_HEALTH_INTERVAL``, default 60 s),
+        their result cached in between, so a flood of requests causes no flood of work.
     """
 
     name: str
     check: Callable[[], HealthResult | None]
+    deep: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _CHECK_NAME.fullmatch(self.name):

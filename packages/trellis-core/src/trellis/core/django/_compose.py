@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+import importlib
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .._composition import compose_plugins
 from .._config import Config
 from .._errors import TrellisError
 from .._global import get_host, set_host
 from .._host import Host, create_host
+from .._loader import describe_exception
 from .._types import UrlMount
 
 
@@ -23,85 +26,92 @@ def compose(namespace: MutableMapping[str, Any], *, plugins: Iterable[Any] = ())
     fills in settings defaults the project did not set. ``plugins`` are extra plugin objects
     (modules) registered after the installed ones, for projects embedding their own.
 
-    :raises ImproperlyConfigured: a plugin contributed a malformed value, two plugins disagree
-        on a default, or (strict mode) a plugin was quarantined.
+    A plugin whose composition hooks raise or return malformed values is quarantined, like
+    one that fails to load: the service starts without it, and ``/health`` and the dashboard
+    say why (``trellis check`` reports the same).
+
+    :raises ImproperlyConfigured: two plugins disagree on a default, a setting is unusable,
+        or (strict mode) a plugin was quarantined.
     """
     try:
         host = create_host(Config.load(namespace.get("TRELLIS")), plugins=plugins)
         set_host(host)
-        namespace["INSTALLED_APPS"] = _extend(
-            host, "core_django_apps", list(namespace.get("INSTALLED_APPS", []))
-        )
-        namespace["MIDDLEWARE"] = _extend(
-            host, "core_django_middleware", list(namespace.get("MIDDLEWARE", []))
-        )
-        defaults: dict[str, tuple[str, Any]] = {}
-        for plugin, values in host.collect_by_plugin("core_settings_defaults"):
-            if not isinstance(values, Mapping):
-                raise ImproperlyConfigured(
-                    f"plugin {plugin!r} returned {values!r} from core_settings_defaults; "
-                    "expected a mapping of setting names to default values"
-                )
-            for key, value in values.items():
-                if not key.isupper():
-                    raise ImproperlyConfigured(
-                        f"plugin {plugin!r} gives a default for {key!r}; "
-                        "Django setting names are upper case"
-                    )
-                if key in namespace:
-                    continue  # the project's own value wins; no conflict to report
-                if key in defaults and defaults[key][1] != value:
-                    raise ImproperlyConfigured(
-                        f"plugins {defaults[key][0]!r} and {plugin!r} give different defaults "
-                        f"for {key}: {defaults[key][1]!r} vs {value!r}; set {key} in the "
-                        "project's settings to choose"
-                    )
-                defaults.setdefault(key, (plugin, value))
-        for key, (_, value) in defaults.items():
-            namespace.setdefault(key, value)
+        composition = compose_plugins(host)
     except TrellisError as exc:
         raise ImproperlyConfigured(str(exc)) from exc
+    for name, paths in (
+        ("INSTALLED_APPS", composition.apps),
+        ("MIDDLEWARE", composition.middleware),
+    ):
+        current = list(namespace.get(name, []))
+        for _, path in paths:
+            if path not in current:
+                current.append(path)
+        namespace[name] = current
+    defaults: dict[str, tuple[str, Any]] = {}
+    for plugin, values in composition.defaults:
+        for key, value in values.items():
+            if key in namespace:
+                continue  # the project's own value wins; no conflict to report
+            if key in defaults and defaults[key][1] != value:
+                raise ImproperlyConfigured(
+                    f"plugins {defaults[key][0]!r} and {plugin!r} give different defaults "
+                    f"for {key}: {defaults[key][1]!r} vs {value!r}; set {key} in the "
+                    "project's settings to choose"
+                )
+            defaults.setdefault(key, (plugin, value))
+    for key, (_, value) in defaults.items():
+        namespace.setdefault(key, value)
     return host
 
 
-def _extend(host: Host, hook: str, current: list[str]) -> list[str]:
-    for plugin, values in host.collect_by_plugin(hook):
-        if isinstance(values, str):
-            raise ImproperlyConfigured(
-                f"plugin {plugin!r} returned the string {values!r} from {hook}; "
-                "return a list of dotted paths"
-            )
-        for value in values:
-            if not isinstance(value, str) or not value:
-                raise ImproperlyConfigured(
-                    f"plugin {plugin!r} returned {value!r} from {hook}; expected dotted paths"
+def plugin_mounts(host: Host | None = None) -> list[tuple[str, UrlMount]]:
+    """``(plugin, UrlMount)`` for every active plugin whose URLconf imports cleanly.
+
+    A plugin whose mount's URLconf fails to import is quarantined and left out.
+
+    :raises ImproperlyConfigured: in strict mode, when a plugin is quarantined.
+    """
+    host = host or get_host()
+    try:
+        mounts = compose_plugins(host).mounts
+        failed: dict[str, str] = {}
+        for plugin, mount in mounts:
+            if plugin in failed:
+                continue
+            try:
+                module = importlib.import_module(mount.urlconf)
+                if not hasattr(module, "urlpatterns"):
+                    raise TrellisError(f"module {mount.urlconf!r} has no urlpatterns")
+            except Exception as exc:
+                failed[plugin] = (
+                    f"failed while composing the service: URLconf {mount.urlconf!r} of mount "
+                    f"{mount.prefix!r} cannot be used: {describe_exception(exc)}"
                 )
-            if value not in current:
-                current.append(value)
-    return current
+        for plugin, reason in failed.items():
+            host.quarantine(plugin, reason)
+    except TrellisError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
+    return [(plugin, mount) for plugin, mount in mounts if plugin not in failed]
 
 
 def plugin_urlpatterns() -> list[Any]:
     """URL patterns for every :class:`~trellis.core.UrlMount` of the active plugins.
 
     Use in ``urls.py``: ``urlpatterns = [..., *plugin_urlpatterns()]``. Mounts are included
-    in plugin load order, so the first plugin to claim a path serves it.
+    in plugin load order, so the first plugin to claim a path serves it. A plugin whose
+    mounts fail is quarantined and its URLs are not served; every other page still works.
     """
     from django.urls import include, path
 
     patterns: list[Any] = []
-    try:
-        contributions = get_host().collect_by_plugin("core_url_mounts")
-    except TrellisError as exc:
-        raise ImproperlyConfigured(str(exc)) from exc
-    for plugin, mounts in contributions:
-        for mount in mounts:
-            if not isinstance(mount, UrlMount):
-                raise ImproperlyConfigured(
-                    f"plugin {plugin!r} returned {mount!r} from core_url_mounts; "
-                    "expected trellis.core.UrlMount"
-                )
-            namespace = mount.namespace
-            target = (mount.urlconf, namespace) if namespace else mount.urlconf
-            patterns.append(path(mount.prefix, include(target, namespace=namespace)))
+    for _, mount in plugin_mounts():
+        namespace = mount.namespace
+        target = (mount.urlconf, namespace) if namespace else mount.urlconf
+        patterns.append(path(mount.prefix, include(target, namespace=namespace)))
     return patterns
+
+
+def api_prefixes(host: Host | None = None) -> tuple[str, ...]:
+    """URL path prefixes (``"/blobs/"``) of the mounts that declare ``api=True``."""
+    return tuple(f"/{mount.prefix}" for _, mount in plugin_mounts(host) if mount.api)

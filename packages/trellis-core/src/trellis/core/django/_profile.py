@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 EMBEDDED_SECRET_KEY = "trellis-embedded-profile-not-secret"  # noqa: S105 - refused in production
 PROFILES = ("embedded", "production")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
 
 
 def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -23,7 +25,11 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
     turns on the HTTPS settings ``manage.py check --deploy`` asks for.
 
     Environment: ``TRELLIS_PROFILE``, ``DATABASE_URL``, ``DJANGO_SECRET_KEY``,
-    ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated).
+    ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated) and
+    ``TRELLIS_PROXY_SSL_HEADER``: the request header a TLS-terminating proxy in front of the
+    service sets to ``https`` (e.g. ``X-Forwarded-Proto``). Unset, no header is trusted: a
+    client could forge it, so trust it only when every request comes through such a proxy
+    that overwrites the header (see :func:`proxy_ssl_header`).
 
     :raises ImproperlyConfigured: naming the variable at fault and what to set.
     """
@@ -47,6 +53,9 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
         "ALLOWED_HOSTS": hosts or ["127.0.0.1", "localhost", "[::1]"],
         "DATABASES": {"default": database_from_env(data_dir=data_dir, environ=env)},
     }
+    proxy_header = proxy_ssl_header(env.get("TRELLIS_PROXY_SSL_HEADER", ""))
+    if proxy_header is not None:
+        settings["SECURE_PROXY_SSL_HEADER"] = proxy_header
     if production:
         problems = []
         if debug:
@@ -70,7 +79,6 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
             )
         settings.update(
             SECURE_SSL_REDIRECT=True,
-            SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
             SECURE_HSTS_SECONDS=31_536_000,
             SECURE_HSTS_INCLUDE_SUBDOMAINS=True,
             SECURE_HSTS_PRELOAD=True,
@@ -78,6 +86,26 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
             CSRF_COOKIE_SECURE=True,
         )
     return settings
+
+
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """Django's ``SECURE_PROXY_SSL_HEADER`` for a header name (``"X-Forwarded-Proto"``).
+
+    ``""`` means no proxy header is trusted (``None``). The header must carry ``https`` for a
+    request to count as secure.
+
+    :raises ImproperlyConfigured: the name is not an HTTP header name (letters, digits and
+        single hyphens).
+    """
+    name = value.strip()
+    if not name:
+        return None
+    if not _HEADER_NAME.fullmatch(name):
+        raise ImproperlyConfigured(
+            f"TRELLIS_PROXY_SSL_HEADER={value!r} is not a header name; use the name of the "
+            "header your TLS-terminating proxy sets, such as X-Forwarded-Proto"
+        )
+    return ("HTTP_" + name.upper().replace("-", "_"), "https")
 
 
 def database_from_env(

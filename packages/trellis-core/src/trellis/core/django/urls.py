@@ -10,4 +10,6 @@ app_name = "trellis"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("health", views.health, name="health"),
+    path("health/live", views.live, name="live"),
+    path("health/ready", views.ready, name="ready"),
 ]

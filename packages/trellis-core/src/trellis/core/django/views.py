@@ -1,36 +1,93 @@
-"""Thin views: the plugin dashboard and the ``/health`` JSON endpoint."""
+"""Thin views: liveness, readiness, the detailed health report and the plugin dashboard.
+
+Who sees what (Kubernetes and django-health-check conventions):
+
+- ``health/live``: anyone; no I/O at all — the process answers, so it is alive.
+- ``health/ready``: anyone gets ``{"status"}``; monitors get every cheap check's outcome.
+  Deep checks (a blob round trip) never run here.
+- ``health``: monitors only (active staff, or ``Authorization: Bearer`` with
+  ``TRELLIS_MONITORING_TOKEN``): every check, deep ones at most once per
+  ``TRELLIS_HEALTH_INTERVAL`` seconds, cached in Django's cache in between.
+- the dashboard (``/``): monitors only; anyone else is sent to log in.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .._errors import ProviderError, UnknownCheck
 from .._global import get_host
-from .._health import run_health_checks
+from .._health import HealthReport, run_health_checks
+from ._edge import is_monitor, json_error
+from ._settings import seconds_setting, setting
 
 
-@require_GET
+def _deep_report(only: str | None = None) -> HealthReport:
+    cache = caches[setting("TRELLIS_HEALTH_CACHE", "default")]
+    interval = seconds_setting("TRELLIS_HEALTH_INTERVAL", 60.0)
+    return run_health_checks(get_host(), only=only, cache=cache, interval=interval)
+
+
+def _status(report: HealthReport) -> int:
+    return 503 if report.status == "fail" else 200
+
+
+@require_safe
+@never_cache
+def live(request: HttpRequest) -> JsonResponse:
+    """Liveness: 200 ``{"status": "ok"}`` whenever the process can answer; no I/O."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
+@never_cache
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: cheap checks only; 503 when one fails. Details for monitors only."""
+    report = run_health_checks(get_host(), deep=False)
+    body = report.as_dict() if is_monitor(request) else {"status": report.status}
+    return JsonResponse(body, status=_status(report))
+
+
+@require_safe
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
-    """Run health checks; 200 unless a check fails (503). ``?only=<name>`` runs one check."""
-    only = request.GET.get("only")
-    try:
-        report = run_health_checks(get_host(), only=only)
-    except UnknownCheck as exc:
-        return JsonResponse(
-            {"code": "unknown_check", "message": str(exc), "field": "only"}, status=404
+    """The detailed report for monitors; 503 when a check fails. ``?only=<name>``: one check."""
+    if not is_monitor(request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return json_error(
+                request, 403, "permission_denied", "the health report is for staff and monitors"
+            )
+        return json_error(
+            request,
+            401,
+            "not_authenticated",
+            "log in as staff or send 'Authorization: Bearer <TRELLIS_MONITORING_TOKEN>'; "
+            "/health/live and /health/ready need no login",
+            headers={"WWW-Authenticate": 'Bearer realm="trellis"'},
         )
-    return JsonResponse(report.as_dict(), status=503 if report.status == "fail" else 200)
+    try:
+        report = _deep_report(request.GET.get("only"))
+    except UnknownCheck as exc:
+        return json_error(request, 404, "unknown_check", str(exc), field="only")
+    return JsonResponse(report.as_dict(), status=_status(report))
 
 
-@require_GET
+@require_safe
 @never_cache
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The plugin dashboard: plugins, contracts, providers, hooks with timings, health."""
+    if not is_monitor(request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return HttpResponse("The Trellis dashboard is for staff.", status=403)
+        return redirect_to_login(request.get_full_path())
     host = get_host()
     providers = []
     for name, contract in host.contracts().items():
@@ -50,7 +107,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "problem": problem,
             }
         )
-    health = run_health_checks(host)  # first, so the hook counters below include this run
+    health = _deep_report()  # first, so the hook counters below include this run
     plugins = host.plugins()
     context = {
         "profile": getattr(settings, "TRELLIS_PROFILE", "embedded"),

@@ -18,6 +18,7 @@ from ._dists import (
     venv_site_packages,
     write_plugin_project,
 )
+from ._processes import stop_process
 from ._services import in_ci, postgres_database, require_service
 from ._suite import ContractSuite, isolated_host
 
@@ -34,6 +35,7 @@ __all__ = [
     "postgres_database",
     "require_service",
     "run_trellis",
+    "stop_process",
     "venv_python",
     "venv_site_packages",
     "write_plugin_project",

@@ -43,8 +43,8 @@ __all__ = [
     "write_plugin_project",
 ]
 
-_DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_DIST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ISOLATING_PREFIXES = ("TRELLIS_", "DJANGO_")
 _ISOLATING_NAMES = frozenset(
     {
@@ -101,13 +101,18 @@ def write_plugin_project(
     :raises ValueError: a name is not a valid distribution or module name, or a file lies
         outside the package.
     """
-    if not _DIST_NAME.match(dist):
+    if not _DIST_NAME.fullmatch(dist):
         raise ValueError(f"{dist!r} is not a valid distribution name")
     module = module or re.sub(r"[-.]+", "_", dist).lower()
-    if not _MODULE_NAME.match(module):
+    if not _MODULE_NAME.fullmatch(module):
         raise ValueError(f"{module!r} is not a valid dotted module name")
     for name, target in entry_points.items():
-        if not name or "=" in name or "\n" in name or not _MODULE_NAME.match(target.split(":")[0]):
+        if (
+            not name
+            or "=" in name
+            or "\n" in name
+            or not _MODULE_NAME.fullmatch(target.split(":")[0])
+        ):
             raise ValueError(f"entry point {name!r} = {target!r} is not valid")
     top = module.split(".")[0]
     parts = module.split(".")

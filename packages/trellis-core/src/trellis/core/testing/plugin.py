@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import pkgutil
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+import trellis
 
 from .._global import get_host
 from .._host import Host
 from .._records import PluginRecord
 from ._services import postgres_database
 from ._suite import isolated_host
+
+
+def _contract_suite_modules() -> list[str]:
+    """Every installed ``trellis.<name>.testing`` module name not imported yet.
+
+    Contract suites (``trellis.blobs.testing.BlobsContract``) assert inside those modules;
+    pytest rewrites their asserts, so a failing provider shows the values compared, only if
+    told before they are imported. Listing the namespace package's folders imports nothing.
+    (``trellis.core.testing``, imported to reach this module, asserts nothing itself.)
+    """
+    names = (f"trellis.{info.name}.testing" for info in pkgutil.iter_modules(trellis.__path__))
+    return sorted(name for name in names if name not in sys.modules)
+
+
+pytest.register_assert_rewrite(*_contract_suite_modules())
 
 
 @pytest.fixture

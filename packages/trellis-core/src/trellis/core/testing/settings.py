@@ -33,6 +33,7 @@ MIDDLEWARE = [
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")}
 }
+LOGIN_URL = "admin:login"  # the dashboard sends anonymous visitors here
 ROOT_URLCONF = "trellis.core.testing._urls"
 TEMPLATES = [
     {

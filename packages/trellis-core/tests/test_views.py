@@ -1,0 +1,177 @@
+"""Who sees what at /health/live, /health/ready, /health and the dashboard, and what it costs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from trellis.core import HealthCheck, HealthResult, run_health_checks
+from trellis.core._health import MemoryCache
+
+TOKEN = "monitor-7Yb4Tc9Hd1Mf6Gj0Se5Ua-Oi2Qe8Wr4"
+
+PROBES = """
+from trellis.core import HealthCheck, HealthResult, hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1,<2"}
+
+def deep_probe():
+    RUNS.append(1)
+    return HealthResult("ok", "probe written, read and deleted")
+
+def leaky():
+    raise ConnectionError("postgres://admin@db.internal:5432 refused")
+
+@hookimpl
+def core_health_checks():
+    return [HealthCheck("probe", deep_probe, deep=True), HealthCheck("leaky", leaky)]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def runs(make_module, trellis_register):
+    """How often the deep probe ran; registers a plugin with a deep and a leaky cheap check."""
+    counter: list[int] = []
+    trellis_register(make_module(PROBES, RUNS=counter), "probes")
+    return counter
+
+
+@pytest.fixture
+def token(monkeypatch):
+    monkeypatch.setenv("TRELLIS_MONITORING_TOKEN", TOKEN)
+    return {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+
+def test_liveness_is_anonymous_and_does_no_io(client):
+    # No django_db mark: any database access (a session, a user, a check) raises here.
+    response = client.get("/health/live")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert client.head("/health/live").status_code == 200
+
+
+@pytest.mark.django_db
+def test_readiness_tells_anonymous_callers_only_the_status(client, runs):
+    response = client.get("/health/ready")
+    assert (response.status_code, response.json()) == (503, {"status": "fail"})
+    assert b"db.internal" not in response.content
+    assert runs == []  # deep checks never run for readiness
+
+
+@pytest.mark.django_db
+def test_readiness_details_for_monitors_without_deep_checks(client, runs, token):
+    report = client.get("/health/ready", **token).json()
+    names = {c["name"] for c in report["checks"]}
+    assert {"database", "leaky", "plugins"} <= names and "probe" not in names
+    assert runs == []
+
+
+@pytest.mark.django_db
+def test_health_report_needs_staff_or_the_monitoring_token(client, django_user_model, token):
+    anonymous = client.get("/health")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    assert anonymous["WWW-Authenticate"].startswith("Bearer")
+    wrong = client.get("/health", HTTP_AUTHORIZATION="Bearer not-the-token")
+    assert wrong.status_code == 401
+    user = django_user_model.objects.create_user("field-worker", password="pw-12345678")
+    client.force_login(user)
+    assert client.get("/health").json()["code"] == "permission_denied"
+    assert Client().get("/health", **token).status_code == 200
+
+
+@pytest.mark.django_db
+def test_no_token_configured_means_no_token_accepted(client, monkeypatch):
+    monkeypatch.delenv("TRELLIS_MONITORING_TOKEN", raising=False)
+    assert client.get("/health", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_flood_of_requests_runs_a_deep_check_once_per_interval(client, runs, token, settings):
+    settings.TRELLIS_HEALTH_INTERVAL = 60
+    for _ in range(1000):
+        client.get("/health")  # anonymous: refused before any check runs
+        client.get("/health/ready")
+    assert runs == []
+    monitor = Client(**token)
+    for _ in range(1000):
+        assert monitor.get("/health", {"only": "probe"}).status_code == 200
+    assert len(runs) == 1
+    probe = monitor.get("/health", {"only": "probe"}).json()["checks"][0]
+    assert probe["status"] == "ok" and probe["details"]["age_s"] >= 0
+
+
+@pytest.mark.django_db
+def test_a_deep_check_runs_again_once_its_interval_passed(runs, token, settings):
+    settings.TRELLIS_HEALTH_INTERVAL = 0.3
+    monitor = Client(**token)
+    monitor.get("/health", {"only": "probe"})
+    monitor.get("/health", {"only": "probe"})
+    assert len(runs) == 1
+    time.sleep(0.35)
+    monitor.get("/health", {"only": "probe"})
+    assert len(runs) == 2
+
+
+def test_concurrent_callers_elect_one_runner_and_the_others_see_pending(trellis_host):
+    started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def slow() -> HealthResult:
+        runs.append(1)
+        started.set()
+        release.wait(10)
+        return HealthResult("ok", "done")
+
+    class Plugin:
+        TRELLIS_IMPLEMENTS = {"core": ">=1,<2"}
+
+        @staticmethod
+        def core_health_checks():
+            return [HealthCheck("slow", slow, deep=True)]
+
+    from trellis.core import hookimpl
+
+    Plugin.core_health_checks = hookimpl(Plugin.core_health_checks)
+    trellis_host.register(Plugin, "slow")
+    shared = MemoryCache()
+    first = threading.Thread(
+        target=run_health_checks, args=(trellis_host, "slow"), kwargs={"cache": shared}
+    )
+    first.start()
+    assert started.wait(10)
+    others = [run_health_checks(trellis_host, "slow", cache=shared) for _ in range(20)]
+    release.set()
+    first.join(10)
+    assert len(runs) == 1
+    assert {o.checks[0].status for o in others} == {"warn"}
+    assert "pending" in others[0].checks[0].message
+    after = run_health_checks(trellis_host, "slow", cache=shared).checks[0]
+    assert (after.status, after.message) == ("ok", "done")
+
+
+@pytest.mark.django_db
+def test_dashboard_is_for_monitors_only(client, django_user_model, token):
+    anonymous = client.get("/")
+    assert anonymous.status_code == 302
+    assert anonymous["Location"] == "/admin/login/?next=/"
+    user = django_user_model.objects.create_user("field-worker", password="pw-12345678")
+    client.force_login(user)
+    assert client.get("/").status_code == 403
+    assert Client().get("/", **token).status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_see_check_messages_on_the_dashboard(admin_client, runs):
+    page = admin_client.get("/").content.decode()
+    assert "probe written, read and deleted" in page
+    assert "ConnectionError" in page
