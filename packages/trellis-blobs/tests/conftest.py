@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -58,3 +59,26 @@ def server() -> Iterator[S3Server]:
 def bucket(server: S3Server) -> str:
     """A fresh bucket on the module's S3 server."""
     return server.create_bucket()
+
+
+@pytest.fixture
+def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Select the s3 provider process-wide, pointed at a loopback port where nothing listens."""
+    from trellis.blobs import s3
+    from trellis.core import get_host, set_host
+    from trellis.core.testing import isolated_host
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_BUCKET", "trellis-unreachable")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_REGION", "us-east-1")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_ACCESS_KEY_ID", "testing-key-id")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_SECRET_ACCESS_KEY", "testing-secret-value")
+    previous = get_host()
+    set_host(isolated_host(discover=True, providers={"blobs": "s3"}))
+    s3.clear_clients()
+    yield
+    set_host(previous)
+    s3.clear_clients()

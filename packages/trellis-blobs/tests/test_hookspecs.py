@@ -20,9 +20,12 @@ def test_contract_and_hook_kinds(host):
     assert hookspecs.CONTRACT.name == "blobs"
     assert hookspecs.CONTRACT.default_provider == "filesystem"
     kinds = {h.name: h.kind for h in host.hooks() if h.contract == "blobs"}
-    assert kinds == dict.fromkeys(
-        ["blobs_delete", "blobs_exists", "blobs_open", "blobs_scan", "blobs_write"], "provider"
-    )
+    assert kinds == {
+        **dict.fromkeys(
+            ["blobs_delete", "blobs_exists", "blobs_open", "blobs_scan", "blobs_write"], "provider"
+        ),
+        "blobs_can_read": "extension",
+    }
 
 
 def test_hook_blobs_write(host):

@@ -102,8 +102,11 @@ big = blobs.put(io.BytesIO(b"x" * 3_000_000), domain="d", parent_id="p", type_co
 with blobs.open_blob(big.key) as reader:
     streamed = sum(len(chunk) for chunk in iter(lambda: reader.read(1 << 20), b""))
 
+stranger = Client()
+stranger.force_login(get_user_model().objects.create_user("u"))
+denied = stranger.get(sys.argv[1] + small.key)
 client = Client()
-client.force_login(get_user_model().objects.create_user("u"))
+client.force_login(get_user_model().objects.create_user("staff", is_staff=True))
 response = client.get(sys.argv[1] + small.key, headers={"Range": "bytes=0-4"})
 body = b"".join(response.streaming_content) if response.streaming else response.content
 host = get_host()
@@ -112,6 +115,7 @@ print(json.dumps({
     "streamed": streamed,
     "listed": [info.key for info in blobs.list_blobs(parent_id="p")] == [small.key, big.key],
     "http": [response.status_code, body.decode()],
+    "denied": denied.status_code,
     "provider": host.selected_provider("blobs"),
     "plugins": {r.name: r.status for r in host.plugins()},
     "blobs_app": "trellis.blobs" in settings.INSTALLED_APPS,
@@ -177,6 +181,7 @@ def test_wheel_installs_and_works_in_a_plain_django_project(tmp_path: Path) -> N
         assert result["streamed"] == 3_000_000
         assert result["listed"] is True
         assert result["http"] == [206, "hello"], variant
+        assert result["denied"] == 404, "only staff may download by default"
         assert result["provider"] == "filesystem"
         assert result["blobs_app"] is True
         assert result["health"] == "ok"

@@ -10,11 +10,21 @@ from trellis.core import get_host
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_health():
+    """The blobs check is deep: its result is cached between runs, in Django's cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def test_plugins_are_active_and_filesystem_is_the_default():
     host = get_host()
     records = {r.name: r for r in host.plugins()}
     assert records["blobs"].status == "active"
-    assert records["blobs"].defines == {"blobs": "1.0.0"}
+    assert records["blobs"].defines == {"blobs": "1.1.0"}
     assert records["blobs-filesystem"].status == "active"
     assert records["blobs-filesystem"].distribution == "trellis-blobs"
     assert host.selected_provider("blobs") == "filesystem"
@@ -24,12 +34,13 @@ def test_contributions():
     assert plugin.core_django_apps() == ["trellis.blobs"]
     [mount] = plugin.core_url_mounts()
     assert mount.prefix == "blobs/"
-    assert (mount.urlconf, mount.namespace) == ("trellis.blobs.urls", "blobs")
-    assert [check.name for check in plugin.core_health_checks()] == ["blobs"]
+    assert (mount.urlconf, mount.namespace, mount.api) == ("trellis.blobs.urls", "blobs", True)
+    [check] = plugin.core_health_checks()
+    assert (check.name, check.deep) == ("blobs", True)
 
 
-def test_health_check_round_trips_through_the_provider(client, stored_files):
-    response = client.get("/health?only=blobs")
+def test_health_check_round_trips_through_the_provider(admin_client, stored_files):
+    response = admin_client.get("/health?only=blobs")
     assert response.status_code == 200
     [check] = response.json()["checks"]
     assert check["status"] == "ok", check
@@ -39,18 +50,27 @@ def test_health_check_round_trips_through_the_provider(client, stored_files):
     assert stored_files() == []  # the probe is gone
 
 
-def test_health_check_fails_when_the_store_is_unusable(client, monkeypatch, tmp_path, stored_files):
+def test_health_check_fails_when_the_store_is_unusable(admin_client, monkeypatch, tmp_path):
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the root should be")
     monkeypatch.setenv("TRELLIS_BLOBS_ROOT", str(blocked))
-    response = client.get("/health?only=blobs")
+    response = admin_client.get("/health?only=blobs")
     assert response.status_code == 503
     [check] = response.json()["checks"]
     assert check["status"] == "fail"
+    assert check["message"].startswith("provider 'filesystem' failed while running the health")
     assert "Error" in check["message"]
 
 
-def test_health_check_catches_a_provider_returning_other_content(client, trellis_register):
+def test_health_check_names_an_unreachable_provider(admin_client, unreachable_s3):
+    [check] = admin_client.get("/health?only=blobs").json()["checks"]
+    assert check["status"] == "fail"
+    assert check["message"].startswith("provider 's3' failed while running the health probe")
+    assert "EndpointConnectionError" in check["message"]
+    assert "testing-secret-value" not in check["message"]
+
+
+def test_health_check_catches_a_provider_returning_other_content(admin_client, trellis_register):
     from trellis.core import hookimpl
 
     class Liar:
@@ -66,11 +86,11 @@ def test_health_check_catches_a_provider_returning_other_content(client, trellis
             return io.BytesIO(b"stale")
 
     trellis_register(Liar(), "liar")
-    [check] = client.get("/health?only=blobs").json()["checks"]
+    [check] = admin_client.get("/health?only=blobs").json()["checks"]
     assert check["status"] == "fail"
     assert "different content" in check["message"]
 
 
-def test_health_check_is_listed_with_the_others(client):
-    names = [c["name"] for c in client.get("/health").json()["checks"]]
+def test_health_check_is_listed_with_the_others(admin_client):
+    names = [c["name"] for c in admin_client.get("/health").json()["checks"]]
     assert {"plugins", "database", "blobs"} <= set(names)

@@ -20,7 +20,8 @@ CONTENT = bytes(range(256)) * 4  # 1024 bytes
 
 @pytest.fixture
 def user_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("reader"))
+    """A staff user: by default (blobs_can_read) only staff may download."""
+    client.force_login(django_user_model.objects.create_user("reader", is_staff=True))
     return client
 
 
@@ -51,6 +52,7 @@ def test_anonymous_users_get_401_json(client, blob):
         "code": "not_authenticated",
         "message": "log in to download blobs",
         "field": None,
+        "request_id": response["X-Request-ID"],
     }
     assert response["WWW-Authenticate"].startswith("Session")
 
@@ -227,6 +229,7 @@ def test_missing_blob_gives_404_json(user_client):
         "code": "not_found",
         "message": "no blob with key 'no/such/key'",
         "field": "key",
+        "request_id": response["X-Request-ID"],
     }
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from ._errors import (
     BlobError,
     BlobIntegrityError,
+    BlobProviderFailed,
+    BlobStoreUnavailable,
     BlobTooLarge,
     BlobTruncated,
     InvalidKey,
@@ -30,6 +32,7 @@ from ._keys import new_key, validate_key
 from ._streams import BlobReader
 from ._types import BlobInfo, StoredBlob
 from ._version import __version__
+from .selectors import blob_can_read as can_read
 from .selectors import blob_exists as exists
 from .selectors import blob_get_info as get_info
 from .selectors import blob_list as list_blobs
@@ -46,7 +49,9 @@ __all__ = [
     "BlobError",
     "BlobInfo",
     "BlobIntegrityError",
+    "BlobProviderFailed",
     "BlobReader",
+    "BlobStoreUnavailable",
     "BlobTooLarge",
     "BlobTruncated",
     "InvalidKey",
@@ -55,6 +60,7 @@ __all__ = [
     "StoredBlob",
     "__version__",
     "bulk_delete",
+    "can_read",
     "clear_expiry",
     "delete",
     "exists",

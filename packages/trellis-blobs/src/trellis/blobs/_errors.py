@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from trellis.core import TrellisError
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from trellis.core import ProviderFailed, ProviderUnavailable, TrellisError
 
 
 class BlobError(TrellisError):
@@ -34,3 +38,68 @@ class BlobTruncated(BlobError):
 
 class BlobIntegrityError(BlobError):
     """Stored content no longer matches its metadata (length or sha256)."""
+
+
+class BlobProviderFailed(BlobError, ProviderFailed):
+    """The blob store answered with an error or broke mid-answer (a disk I/O error, an S3 500).
+
+    The HTTP edge answers ``502 provider_failed``. ``__cause__`` holds the provider's own error.
+    """
+
+
+class BlobStoreUnavailable(BlobProviderFailed, ProviderUnavailable):
+    """The blob store could not be reached or timed out; retrying later may work.
+
+    The HTTP edge answers ``503 provider_unavailable`` with ``Retry-After``.
+    """
+
+
+_UNAVAILABLE_BOTOCORE = (
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    botocore = sys.modules.get("botocore.exceptions")  # never imported: not a botocore error
+    return botocore is not None and isinstance(
+        exc, tuple(getattr(botocore, name) for name in _UNAVAILABLE_BOTOCORE)
+    )
+
+
+def provider_failure(exc: Exception, provider: str, action: str) -> BlobProviderFailed:
+    """The typed error for a provider's own failure ``exc`` (raise it ``from exc``).
+
+    Connection refused or reset and timeouts give :class:`BlobStoreUnavailable`; anything
+    else :class:`BlobProviderFailed`.
+    """
+    kind = BlobStoreUnavailable if _unavailable(exc) else BlobProviderFailed
+    return kind(f"provider {provider!r} failed while {action}: {describe(exc)}", provider=provider)
+
+
+@contextmanager
+def provider_errors(provider: str | Callable[[], str], action: str) -> Iterator[None]:
+    """Re-raise a provider's own failure (not a :class:`BlobError`) as a typed blobs error.
+
+    :param provider: the provider's name, or a function giving it (called only on failure).
+    :param action: what was being done, e.g. ``"opening blob 'k'"``.
+    """
+    try:
+        yield
+    except BlobError:
+        raise
+    except Exception as exc:
+        name = provider if isinstance(provider, str) else provider()
+        raise provider_failure(exc, name, action) from exc
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most 300 characters."""
+    message = " ".join(str(exc).split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -8,7 +8,7 @@ import uuid
 from ._errors import InvalidKey
 
 MAX_KEY_LENGTH = 255
-_ALLOWED = re.compile(r"^[A-Za-z0-9._/-]+$")
+_ALLOWED = re.compile(r"[A-Za-z0-9._/-]+")
 
 
 def new_key() -> str:
@@ -32,8 +32,8 @@ def validate_key(key: object) -> str:
         raise InvalidKey(f"blob key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}")
     if key.startswith("/"):
         raise InvalidKey(f"blob key {key!r} is absolute; keys are relative (drop the '/')")
-    if not _ALLOWED.match(key):
-        bad = sorted({c for c in key if not re.match(r"[A-Za-z0-9._/-]", c)})
+    if not _ALLOWED.fullmatch(key):
+        bad = sorted({c for c in key if not _ALLOWED.fullmatch(c)})
         raise InvalidKey(
             f"blob key {key!r} contains {''.join(bad)!r}; use letters, digits and . _ / -"
         )

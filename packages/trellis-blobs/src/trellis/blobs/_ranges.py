@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_SPEC = re.compile(r"[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*")  # OWS is space or tab
 
 
 class RangeNotSatisfiable(Exception):
@@ -41,7 +41,7 @@ def parse_range(header: str | None, length: int) -> ByteRange | None:
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
-    match = _SPEC.match(spec)
+    match = _SPEC.fullmatch(spec)
     if match is None or not (match[1] or match[2]):
         return None
     first, last = match[1], match[2]

@@ -17,7 +17,7 @@ GiB = 1024**3
 DEFAULT_MAX_SIZE = 5 * GiB
 """Default of ``TRELLIS_BLOBS_MAX_SIZE``: 5 GiB, the largest single S3 ``PutObject``."""
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"[ \t]*([0-9]+)[ \t]*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)[ \t]*", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
 
 
@@ -49,7 +49,7 @@ def parse_size(value: object, name: str) -> int:
         if value < 0:
             raise ConfigurationError(f"{name} must not be negative; found {value!r}")
         return value
-    match = _SIZE.match(value) if isinstance(value, str) else None
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ConfigurationError(
             f"{name} must be a number of bytes, optionally with a unit such as '512MiB' or "

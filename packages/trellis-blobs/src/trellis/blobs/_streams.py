@@ -11,7 +11,13 @@ import io
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from ._errors import BlobError, BlobIntegrityError, BlobTooLarge, BlobTruncated
+from ._errors import (
+    BlobError,
+    BlobIntegrityError,
+    BlobTooLarge,
+    BlobTruncated,
+    provider_errors,
+)
 from ._types import BlobInfo
 
 if TYPE_CHECKING:
@@ -27,7 +33,8 @@ class MeteredReader(io.RawIOBase):
     Reading past ``limit`` raises :class:`BlobTooLarge`; reaching the end before ``length``
     raises :class:`BlobTruncated`. Either way the provider's write fails before the content is
     stored, and the error is kept in :attr:`error` so the facade reports it even if a provider
-    wraps it in its own exception.
+    wraps it in its own exception. An exception of the caller's stream itself is kept in
+    :attr:`source_error`, so it is never mistaken for the provider's failure.
     """
 
     def __init__(
@@ -49,6 +56,7 @@ class MeteredReader(io.RawIOBase):
         self.count = 0
         self.at_eof = False
         self.error: BlobError | None = None
+        self.source_error: Exception | None = None
 
     @property
     def sha256(self) -> str:
@@ -69,16 +77,20 @@ class MeteredReader(io.RawIOBase):
             return b"".join(parts)
         if size == 0:
             return b""
-        data = self._stream.read(size)
-        if data is None:  # a non-blocking raw stream with nothing ready
-            raise BlobError(
-                f"the stream for blob {self._key!r} is non-blocking; pass a blocking one"
-            )
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(
-                f"the stream for blob {self._key!r} returned {type(data).__name__}, not bytes; "
-                "open files in binary mode ('rb')"
-            )
+        try:
+            data = self._stream.read(size)
+            if data is None:  # a non-blocking raw stream with nothing ready
+                raise BlobError(
+                    f"the stream for blob {self._key!r} is non-blocking; pass a blocking one"
+                )
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(
+                    f"the stream for blob {self._key!r} returned {type(data).__name__}, not "
+                    "bytes; open files in binary mode ('rb')"
+                )
+        except Exception as exc:
+            self.source_error = exc  # the caller's stream failed, not the provider
+            raise
         data = bytes(data)
         if not data:
             self.at_eof = True
@@ -155,7 +167,8 @@ class BlobReader(io.RawIOBase):
             return b""
         if self._error is not None:
             raise self._error
-        data = self._raw.read(size)
+        with provider_errors(self._provider, f"reading blob {self.info.key!r}"):
+            data = self._raw.read(size)
         if not data:
             self._verify_end()
             return b""
@@ -254,8 +267,17 @@ class RangeChunks:
     checked against the blob's sha256; the response's ETag lets a client check the whole.
     """
 
-    def __init__(self, raw: IO[bytes], start: int, stop: int, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        raw: IO[bytes],
+        start: int,
+        stop: int,
+        chunk_size: int = CHUNK_SIZE,
+        *,
+        provider: str = "",
+    ) -> None:
         self._raw = raw
+        self._provider = provider
         self._remaining = stop - start
         self._chunk_size = chunk_size
         self._start = start
@@ -270,7 +292,8 @@ class RangeChunks:
         if self._remaining <= 0:
             self.close()
             raise StopIteration
-        data = self._raw.read(min(self._chunk_size, self._remaining))
+        with provider_errors(self._provider, "reading a range of a blob"):
+            data = self._raw.read(min(self._chunk_size, self._remaining))
         if not data:
             self.close()
             raise StopIteration

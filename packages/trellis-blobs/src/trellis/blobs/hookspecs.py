@@ -1,7 +1,8 @@
-"""Hooks of the ``blobs`` contract: where blob content lives.
+"""Hooks of the ``blobs`` contract: where blob content lives, and who may read it.
 
-All hooks here are *provider* hooks (``firstresult``): only the provider selected with
-``TRELLIS_BLOBS_PROVIDER`` (default ``filesystem``) answers. Metadata (length, sha256, owner,
+The content hooks are *provider* hooks (``firstresult``): only the provider selected with
+``TRELLIS_BLOBS_PROVIDER`` (default ``filesystem``) answers. ``blobs_can_read`` is an
+*extension* hook: every plugin may have a say in who reads a blob. Metadata (length, sha256, owner,
 expiry) is kept in SQL by the ``trellis.blobs`` facade; a provider stores bytes under keys.
 
 Keys reaching a provider are already validated by :func:`trellis.blobs.validate_key`
@@ -12,14 +13,18 @@ characters); a provider must still never let a key address anything outside its 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from trellis.core import Contract, hookspec
 
-from ._types import StoredBlob
+from ._types import BlobInfo, StoredBlob
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 CONTRACT = Contract(
-    "blobs", "1.0.0", default_provider="filesystem", description="Blob content storage"
+    "blobs", "1.1.0", default_provider="filesystem", description="Blob content storage"
 )
 
 
@@ -75,4 +80,21 @@ def blobs_scan() -> Iterator[StoredBlob]:
     Provider hook. Must stream: never build the whole listing in memory.
 
     :return: an iterator of :class:`~trellis.blobs.StoredBlob` (key, length, modified time).
+    """
+
+
+@hookspec
+def blobs_can_read(user: AbstractBaseUser | AnonymousUser, info: BlobInfo) -> bool | None:
+    """Whether ``user`` may read the blob ``info`` describes (download it over HTTP).
+
+    Extension hook: every plugin is asked. Any ``False`` denies; otherwise at least one
+    ``True`` is needed; ``None`` abstains. An implementation that raises denies (and is
+    logged with its plugin's name). The ``blobs`` plugin itself allows active staff users, so
+    with nothing else installed only staff read blobs; a subsystem that owns blobs (forms:
+    members of the blob's domain) grants its users. The download view answers a refusal
+    exactly as it answers an unknown key (404), so keys cannot be probed.
+
+    :param user: the request's user (authenticated when the view asks).
+    :param info: the blob's metadata (key, domain, parent id, type code...).
+    :return: ``True`` to allow, ``False`` to deny, ``None`` to leave it to others.
     """

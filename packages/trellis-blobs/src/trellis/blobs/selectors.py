@@ -10,18 +10,24 @@ a blob past its expiry stays readable until the job deletes it.
 
 from __future__ import annotations
 
-from typing import IO
+import logging
+from typing import IO, TYPE_CHECKING
 
 from trellis.core import Host, get_host
 
-from ._errors import BlobIntegrityError, BlobTooLarge, NotFound
+from ._errors import BlobIntegrityError, BlobTooLarge, NotFound, provider_errors
 from ._keys import validate_key
 from ._rows import meta_model, not_found, selected_provider, to_info
 from ._streams import BlobReader, RangeChunks
 from ._types import BlobInfo
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
 __all__ = [
     "READ_BYTES_LIMIT",
+    "blob_can_read",
     "blob_exists",
     "blob_get_info",
     "blob_list",
@@ -34,6 +40,33 @@ __all__ = [
 
 READ_BYTES_LIMIT = 64 * 1024 * 1024
 """Default ceiling of :func:`blob_read_bytes`: bigger blobs should be streamed."""
+
+log = logging.getLogger("trellis.blobs")
+
+
+def blob_can_read(user: AbstractBaseUser | AnonymousUser, info: BlobInfo) -> bool:
+    """Whether ``user`` may read the blob: the plugins' ``blobs_can_read`` answers combined.
+
+    Any ``False`` denies, at least one ``True`` is needed, an implementation that raises
+    denies (logged with its plugin's name). By default only active staff may read.
+    """
+    allowed = False
+    answers = get_host().collect_by_plugin(
+        "blobs_can_read", return_exceptions=True, user=user, info=info
+    )
+    for plugin, answer in answers:
+        if isinstance(answer, Exception):
+            log.error(
+                "plugin %r failed in blobs_can_read for blob %r; access denied",
+                plugin,
+                info.key,
+                exc_info=answer,
+            )
+            return False
+        if answer is False:
+            return False
+        allowed = allowed or answer is True
+    return allowed
 
 
 def blob_get_info(key: str) -> BlobInfo:
@@ -131,12 +164,14 @@ def blob_open_range(info: BlobInfo, start: int, stop: int) -> RangeChunks:
 
     :raises BlobIntegrityError: the blob's content is missing from the provider.
     """
-    return RangeChunks(_open_content(get_host(), info), start, stop)
+    host = get_host()
+    return RangeChunks(_open_content(host, info), start, stop, provider=selected_provider(host))
 
 
 def _open_content(host: Host, info: BlobInfo) -> IO[bytes]:
     try:
-        stream: IO[bytes] = host.call("blobs_open", key=info.key)
+        with provider_errors(lambda: selected_provider(host), f"opening blob {info.key!r}"):
+            stream: IO[bytes] = host.call("blobs_open", key=info.key)
     except NotFound as exc:
         if not meta_model().objects.filter(key=info.key).exists():
             raise not_found(info.key) from exc  # deleted while we were opening it

@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from trellis.core import Host, get_host
 
-from ._errors import BlobIntegrityError, BlobTooLarge, KeyExists
+from ._errors import (
+    BlobError,
+    BlobIntegrityError,
+    BlobTooLarge,
+    KeyExists,
+    provider_errors,
+    provider_failure,
+)
 from ._keys import new_key, validate_key
 from ._rows import (
     batched,
@@ -61,7 +68,7 @@ __all__ = [
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 BATCH_SIZE = 500
-_CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+( *;[ -~]*)?$")
+_CONTENT_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+( *;[ -~]*)?")
 _FIELD_MAX = 255
 _INT32 = 2**31
 
@@ -188,8 +195,13 @@ def _write(host: Host, key: str, reader: MeteredReader) -> int:
             "blobs_reap` removes it; store under another key"
         ) from exc
     except BaseException as exc:
-        if reader.error is not None and exc is not reader.error:
-            raise reader.error from exc
+        failed = reader.error or reader.source_error  # the caller's stream, not the provider
+        if failed is not None:
+            if exc is not failed:
+                raise failed from exc
+            raise
+        if isinstance(exc, Exception) and not isinstance(exc, BlobError):
+            raise provider_failure(exc, selected_provider(host), f"storing blob {key!r}") from exc
         raise
     return written
 
@@ -235,7 +247,7 @@ def _check_fields(
     if (
         not isinstance(content_type, str)
         or len(content_type) > _FIELD_MAX
-        or not _CONTENT_TYPE.match(content_type)
+        or not _CONTENT_TYPE.fullmatch(content_type)
     ):
         raise ValueError(
             f"content_type for blob {key!r} must be a media type such as 'image/jpeg' or "
@@ -382,7 +394,9 @@ def blobs_reap(
     host = get_host()
     model = meta_model()
     scanned = orphans = deleted = too_young = 0
-    for batch in batched(host.call("blobs_scan"), batch_size):
+    with provider_errors(selected_provider(host), "listing stored content"):
+        listing = host.call("blobs_scan")
+    for batch in batched(listing, batch_size):
         scanned += len(batch)
         keys = [blob.key for blob in batch]
         known = set(model.objects.filter(key__in=keys).values_list("key", flat=True))

@@ -1,4 +1,7 @@
-"""Thin views: an authenticated blob download that streams, with single ``Range`` support.
+"""Thin views: an authorized blob download that streams, with single ``Range`` support.
+
+Who may download a blob is the ``blobs_can_read`` hook's decision (by default: active staff);
+a refusal answers exactly like an unknown key.
 
 ``GET`` or ``HEAD`` ``<mount>/<key>`` (mounted at ``/blobs/``). Only ``GET`` honours ``Range``
 (RFC 9110 section 14.2), and only when ``If-Range``, if sent, matches the ETag; otherwise the
@@ -7,7 +10,7 @@ from one reading of the metadata. Errors are JSON ``{"code", "message", "field"}
 
 - 401 ``not_authenticated``: no logged-in user (with ``WWW-Authenticate: Session``);
 - 400 ``invalid_key``: the key is malformed;
-- 404 ``not_found``: no blob has the key;
+- 404 ``not_found``: no blob has the key, or the user may not read it;
 - 405 ``method_not_allowed``: anything but GET and HEAD;
 - 409 ``blob_changed``: the blob was deleted and stored again under its key while the
   response was being prepared (content no longer matching the metadata read); request it
@@ -27,9 +30,10 @@ from django.utils.http import content_disposition_header
 
 from ._errors import BlobIntegrityError, InvalidKey, NotFound
 from ._ranges import ByteRange, RangeNotSatisfiable, parse_range
+from ._rows import not_found
 from ._streams import CHUNK_SIZE, HeldBackChunks
 from ._types import BlobInfo
-from .selectors import blob_get_info, blob_open_from_info, blob_open_range
+from .selectors import blob_can_read, blob_get_info, blob_open_from_info, blob_open_range
 
 log = logging.getLogger("trellis.blobs")
 
@@ -54,6 +58,9 @@ def download(request: HttpRequest, key: str) -> HttpResponse | StreamingHttpResp
         return _error(400, "invalid_key", str(exc), field="key")
     except NotFound as exc:
         return _error(404, "not_found", str(exc), field="key")
+    if not blob_can_read(user, info):
+        # Exactly the answer for an unknown key, so keys of unreadable blobs cannot be probed.
+        return _error(404, "not_found", str(not_found(info.key)), field="key")
 
     etag = f'"{info.sha256}"'
     if {etag, "*"} & _etags(request.headers.get("If-None-Match", "")):

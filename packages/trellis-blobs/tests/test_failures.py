@@ -1,0 +1,75 @@
+"""A failing blob store surfaces as typed errors, and as JSON 502/503 at the download endpoint."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from trellis import blobs
+from trellis.core import ProviderFailed, ProviderUnavailable
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_unreachable_s3_raises_blob_store_unavailable(unreachable_s3):
+    with pytest.raises(
+        blobs.BlobStoreUnavailable, match="provider 's3' failed while storing"
+    ) as info:
+        blobs.put(b"x", domain="demo", parent_id="form-1", type_code=1)
+    error = info.value
+    assert isinstance(error, ProviderUnavailable) and isinstance(error, blobs.BlobError)
+    assert error.provider == "s3" and error.retry_after == 30
+    assert "EndpointConnectionError" in str(error)
+    assert "testing-secret-value" not in str(error)
+    assert not blobs.list_blobs(parent_id="form-1")  # nothing half-written
+
+
+def test_a_download_from_an_unreachable_store_is_503_json(put, admin_client, unreachable_s3):
+    from django.db import transaction
+
+    from trellis.blobs.models import BlobMeta
+
+    with transaction.atomic():  # a row whose content lives in the unreachable store
+        BlobMeta.objects.create(
+            key="photos/1.jpg",
+            domain="demo",
+            parent_id="form-1",
+            type_code=1,
+            length=3,
+            sha256="0" * 64,
+        )
+    response = admin_client.get("/blobs/photos/1.jpg")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    body = response.json()
+    assert body["code"] == "provider_unavailable"
+    assert body["request_id"] == response["X-Request-ID"]
+    assert "provider 's3' is unavailable" in body["message"]
+
+
+def test_a_disk_error_is_a_typed_failure_and_502_json(put, admin_client, blob_root, client):
+    info = put(b"content", key="docs/a.txt")
+    [path] = [p for p in blob_root.rglob("*") if p.is_file()]
+    path.unlink()
+    path.mkdir()  # reading it now raises IsADirectoryError, an OSError
+    with pytest.raises(blobs.BlobProviderFailed, match="provider 'filesystem' failed") as raised:
+        blobs.read_bytes(info.key)
+    assert isinstance(raised.value, ProviderFailed)
+    assert not isinstance(raised.value, ProviderUnavailable)
+    response = admin_client.get("/blobs/docs/a.txt")
+    assert (response.status_code, response.json()["code"]) == (502, "provider_failed")
+    assert response["Content-Type"] == "application/json"
+
+
+def test_a_failing_stream_is_the_callers_error_not_the_providers():
+    class Broken(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer):
+            raise OSError("the upload was interrupted")
+
+    with pytest.raises(OSError, match="the upload was interrupted") as raised:
+        blobs.put(Broken(), domain="demo", parent_id="form-1", type_code=1)
+    assert not isinstance(raised.value, blobs.BlobError)
