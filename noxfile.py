@@ -109,9 +109,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Check that shared-docs/hooks.md documents every hook with its exact signature."""
+    """Check the hook reference against the code and run the docs' >>> examples."""
     _install_everything(session)
-    session.run("pytest", "tests/test_docs.py", *session.posargs)
+    session.run("pytest", "tests/test_docs.py", "tests/test_examples.py", *session.posargs)
 
 
 @nox.session(default=False)

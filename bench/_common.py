@@ -105,10 +105,6 @@ class Timing:
     def best_us(self) -> float:
         return self.best_ns / 1000
 
-    @property
-    def median_us(self) -> float:
-        return self.median_ns / 1000
-
 
 Stmt = str | Callable[[], object]
 
@@ -155,20 +151,6 @@ def time_calls(
         name: Timing(min(values), statistics.median(values), numbers[name], repeat)
         for name, values in samples.items()
     }
-
-
-def time_call(
-    stmt: Stmt,
-    *,
-    namespace: Mapping[str, Any] | None = None,
-    repeat: int = 15,
-    min_time_ms: float = 20.0,
-) -> Timing:
-    """Per-call time of one statement (see :func:`time_calls`)."""
-    timings = time_calls(
-        {"stmt": stmt}, namespace=namespace, repeat=repeat, min_time_ms=min_time_ms
-    )
-    return timings["stmt"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,9 @@
 * **hq start-up** — ``django.setup()``, loading ``WSGI_APPLICATION`` and resolving/reversing
   the admin URL, for ``hq.settings`` and for a bare ``django-admin startproject`` project, in
   alternated fresh subprocesses; medians of the in-process time and of the process wall time.
+* **The edge** — per-request time of ``GET /health/live`` through Django's test client in
+  hq, with and without ``EdgeMiddleware`` (request ids, JSON errors), best of interleaved
+  rounds.
 
 Subprocess timings use a bytecode cache in a temporary ``PYTHONPYCACHEPREFIX`` (warmed by an
 untimed run), as an installed deployment has ``.pyc`` files; nothing is written to the source
@@ -21,6 +24,7 @@ hq compiled from source in every process, Django and the stdlib from their insta
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -378,6 +382,63 @@ def startup_records(tmp: Path, pycache: Path) -> list[Record]:
     ]
 
 
+# -- the HTTP edge -----------------------------------------------------------------------------
+
+EDGE_TARGET_RATIO = 1.15
+EDGE_SNIPPET = """
+import json, time
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client
+from django.test.utils import override_settings
+
+EDGE = "trellis.core.django.EdgeMiddleware"
+with_edge = Client(SERVER_NAME="localhost")
+with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != EDGE]):
+    without_edge = Client(SERVER_NAME="localhost")
+    without_edge.get("/health/live")  # builds its handler while the override is on
+best = {"with": float("inf"), "without": float("inf")}
+for _ in range(15):
+    for name, client in (("with", with_edge), ("without", without_edge)):
+        t0 = time.perf_counter_ns()
+        for _ in range(200):
+            client.get("/health/live")
+        best[name] = min(best[name], (time.perf_counter_ns() - t0) / 200 / 1000)
+for client, edge in ((with_edge, True), (without_edge, False)):
+    response = client.get("/health/live")
+    assert response.status_code == 200, response.status_code
+    assert response.has_header("X-Request-ID") is edge
+print(json.dumps(best))
+"""
+
+
+def edge_records(tmp: Path, pycache: Path) -> list[Record]:
+    """Per-request cost of EdgeMiddleware: ``GET /health/live`` through Django's test client."""
+    env = _env(pycache, DJANGO_SETTINGS_MODULE="hq.settings", TRELLIS_DATA_DIR=str(tmp / "edge"))
+    result = subprocess.run(
+        [sys.executable, "-c", EDGE_SNIPPET],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    best = json.loads(result.stdout.strip().splitlines()[-1])
+    return [
+        record(
+            "core.edge.live_request",
+            best["with"],
+            "us",
+            baseline_name="the same request without EdgeMiddleware",
+            baseline_value=best["without"],
+            target=f"<= {EDGE_TARGET_RATIO:g}x",
+            check=lambda _v, ratio: ratio is not None and ratio <= EDGE_TARGET_RATIO,
+        )
+    ]
+
+
 def run() -> list[Record]:
     records = call_records()
     with tempfile.TemporaryDirectory(prefix="trellis-bench-") as name:
@@ -385,4 +446,5 @@ def run() -> list[Record]:
         pycache = tmp / "pycache"
         records += discovery_records(tmp, pycache)
         records += startup_records(tmp, pycache)
+        records += edge_records(tmp, pycache)
     return records

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench._common import REPO_ROOT, Record, clean_env, median, record
+from trellis.core.testing import stop_process
 
 ROUNDS = 2
 PUBLIC_INDEX = "https://pypi.org/simple/"
@@ -211,8 +212,7 @@ def _naive(repo: Path, tools: Path, work: Path) -> float:
             )
             _run([venv / "bin/trellis", "plugins"], cwd=work, env=clean_env())
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_process(server)
     return time.perf_counter() - start
 
 

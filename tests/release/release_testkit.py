@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trellis.core.testing import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -259,5 +261,4 @@ def private_index(directory: Path, username: str, password: str) -> Iterator[str
         _wait_until_up(port, process, log)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)

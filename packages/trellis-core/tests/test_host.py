@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from trellis.core import (
@@ -341,3 +343,71 @@ def test_call_provider_reaches_a_provider_that_is_not_selected(kv):
     assert host.monitor.impl_stats()[("kv_get", "kv_redis")].calls == 1
     with pytest.raises(UnknownProvider, match=r"no active provider 's3'.*available: memory, redis"):
         host.call_provider("s3", "kv_get", key="a")
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("filesytem", "filesystem"), ("s33", "s3")])
+def test_a_misspelled_provider_gets_a_did_you_mean(kv, typed, meant):
+    host = isolated_host(kv("filesystem"), kv("s3"), providers={"kv": typed})
+    with pytest.raises(UnknownProvider, match=rf"did you mean '{meant}'\?"):
+        host.call("kv_get", key="a")
+    with pytest.raises(UnknownProvider, match=rf"did you mean '{meant}'\?"):
+        host.call_provider(typed, "kv_get", key="a")
+
+
+def test_an_installed_but_quarantined_provider_is_not_called_not_installed(kv, make_module):
+    broken = make_module(
+        "from trellis.core import hookimpl\n"
+        "TRELLIS_IMPLEMENTS = {'kv': '>=9'}\nTRELLIS_PROVIDES = {'kv': 'disk'}\n"
+        "TRELLIS_HOOKSPECS = [SPEC]\n@hookimpl\ndef kv_get(key):\n    return 'disk'\n",
+        SPEC=kv.spec,
+    )
+    host = isolated_host(kv("memory"), broken, providers={"kv": "disk"})
+    with pytest.raises(UnknownProvider) as info:
+        host.call("kv_get", key="a")
+    message = str(info.value)
+    assert "not installed" not in message
+    assert f"which is installed but quarantined (plugin {broken.__name__!r}: " in message
+    assert "version 1.2.0" in message  # the quarantine reason
+
+
+def test_a_provider_quarantined_after_load_is_no_longer_selectable(kv, caplog):
+    host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "redis"})
+    assert host.call("kv_get", key="a") == "redis:a"
+    with caplog.at_level(logging.WARNING, logger="trellis.core"):
+        record = host.quarantine("kv_redis", "failed while composing the service: boom")
+    assert (record.status, record.distribution, record.provides) == (
+        "quarantined",
+        None,
+        {"kv": "redis"},
+    )
+    with pytest.raises(UnknownProvider, match=r"installed but quarantined .*boom"):
+        host.call("kv_get", key="a")
+    assert [r.getMessage() for r in caplog.records] == [
+        "plugin 'kv_redis' quarantined: failed while composing the service: boom"
+    ]
+    with pytest.raises(TrellisError, match="no active plugin named 'kv_redis'"):
+        host.quarantine("kv_redis", "again")
+
+
+def test_strict_mode_refuses_a_late_quarantine(kv):
+    host = create_host(
+        Config(strict=True, providers={"kv": "memory"}), discover=False, plugins=[kv("memory")]
+    )
+    with pytest.raises(PluginLoadError, match=r"(?s)strict mode.*kv_memory: bad mount"):
+        host.quarantine("kv_memory", "bad mount")
+    assert {r.name: r.status for r in host.plugins()}["kv_memory"] == "quarantined"
+
+
+def test_every_quarantine_at_load_logs_one_warning(kv, make_module, caplog):
+    broken = [make_module("TRELLIS_IMPLEMENTS = 'core'", f"broken{i}") for i in range(3)]
+    with caplog.at_level(logging.WARNING, logger="trellis.core"):
+        isolated_host(*broken)
+    lines = [r.getMessage() for r in caplog.records if r.name == "trellis.core"]
+    assert len(lines) == 3
+    assert all(line.startswith("plugin 'broken") and " quarantined: " in line for line in lines)
+
+
+def test_a_disabled_plugin_is_not_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="trellis.core"):
+        create_host(Config(deny=frozenset({"core"})), discover=False)
+    assert not [r for r in caplog.records if r.name == "trellis.core"]

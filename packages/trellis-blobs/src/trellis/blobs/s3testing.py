@@ -1,6 +1,7 @@
 """A real S3 API server for tests: moto in server mode, in its own process, on a free port.
 
-For anyone testing code on the ``s3`` provider (``pip install 'moto[server]' boto3``)::
+For anyone testing code on the ``s3`` provider
+(``pip install 'trellis-blobs[s3,testing]' 'moto[server]'``)::
 
     from trellis.blobs.s3testing import s3_server
 
@@ -36,6 +37,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from trellis.core.testing import stop_process
 
 __all__ = ["S3Server", "s3_server"]
 
@@ -130,19 +133,8 @@ def s3_server(*, host: str = "127.0.0.1", startup_timeout: float = 30.0) -> Iter
                 output.seek(0)
                 last_error = output.read().decode(errors="replace")[-2000:]
             finally:
-                _stop(proc)
+                stop_process(proc)
         if timed_out:
             last_error = f"no answer within {startup_timeout:g} s; output: {last_error}"
             break
     raise RuntimeError(f"moto S3 server did not start on {host}: {last_error}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
