@@ -94,3 +94,15 @@ def test_health_check_catches_a_provider_returning_other_content(admin_client, t
 def test_health_check_is_listed_with_the_others(admin_client):
     names = [c["name"] for c in admin_client.get("/health").json()["checks"]]
     assert {"plugins", "database", "blobs"} <= set(names)
+
+
+def test_repeated_probes_leave_nothing_new_on_disk(blob_root):
+    def entries():
+        return sorted(p.relative_to(blob_root).as_posix() for p in blob_root.rglob("*"))
+
+    assert plugin.round_trip().status == "ok"
+    after_first = entries()
+    assert all(not (blob_root / e).is_file() for e in after_first)  # the probe is gone
+    for _ in range(5):
+        assert plugin.round_trip().status == "ok"
+    assert entries() == after_first  # no new fan-out directories per probe

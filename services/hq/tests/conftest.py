@@ -53,6 +53,8 @@ class Server:
     url: str
     env: dict[str, str]
     process: subprocess.Popen[str]
+    log: Path
+    """The server's output (a file, not a pipe: a pipe nobody reads blocks the server)."""
 
     def get(
         self, path: str, *, headers: dict[str, str] | None = None, follow: bool = True
@@ -75,31 +77,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def start_server(env: dict[str, str]) -> Server:
     """Start hq under gunicorn on a free loopback port and wait until /health/live answers."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "hq.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--access-logfile",
-            "-",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = Server(f"http://127.0.0.1:{port}", env, process)
+    log = Path(env["TRELLIS_DATA_DIR"]) / f"gunicorn-{port}.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "hq.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "1",
+                "--access-logfile",
+                "-",
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", env, process, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"hq exited early:\n{process.stdout.read() if process.stdout else ''}"
-            )
+            raise RuntimeError(f"hq exited early:\n{log.read_text()}")
         try:
             server.get("/health/live")
             return server

@@ -128,3 +128,39 @@ def test_scaled_profile_runs_on_postgresql(hq, tmp_path, trellis_postgres_databa
         assert not (tmp_path / "db.sqlite3").exists()
     finally:
         hq.stop(server)
+
+
+def test_a_flood_of_health_requests_writes_at_most_one_probe(hq, tmp_path):
+    """1,000 anonymous /health and /health/ready requests, then 200 monitor ones: one probe."""
+    env = hq.env(tmp_path, TRELLIS_MONITORING_TOKEN=MONITOR["Authorization"].split()[1])
+    hq.manage(env, "migrate", "--no-input")
+    embedded_server = hq.start(env)  # its own process: nothing cached yet
+    try:
+        _flood(embedded_server)
+    finally:
+        hq.stop(embedded_server)
+
+
+def _flood(server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def anonymous(i: int) -> int:
+        return server.get("/health" if i % 2 else "/health/ready")[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(anonymous, range(1000)))
+    assert set(statuses) == {200, 401}, set(statuses)
+
+    def blobs_check(_: int) -> dict:
+        status, body, _headers = server.get("/health?only=blobs", headers=MONITOR)
+        assert status == 200, body
+        return json.loads(body)["checks"][0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        checks = list(pool.map(blobs_check, range(200)))
+    # A run answers without age_s; every other answer is the cached result of that run. Had
+    # an anonymous request run the probe, no monitor request would have run it.
+    runs = [c for c in checks if "age_s" not in c["details"]]
+    assert len(runs) == 1, runs
+    assert all(c["status"] in {"ok", "warn"} for c in checks)
+    assert sum(c["status"] == "ok" for c in checks) >= 1

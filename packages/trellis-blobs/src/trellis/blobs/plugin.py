@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import socket
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +19,6 @@ from trellis.core import HealthCheck, HealthResult, UrlMount, get_host, hookimpl
 
 from . import hookspecs
 from ._errors import BlobError, provider_errors
-from ._keys import new_key
 from ._types import BlobInfo
 
 if TYPE_CHECKING:
@@ -28,6 +30,14 @@ TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2", "blobs": ">=1.1,<2"}
 
 HEALTH_PREFIX = "_health/"
 """Keys of health-check probes; a probe left by a killed process is reaped as an orphan."""
+
+
+def _probe_key() -> str:
+    """``_health/<host>-<pid>-<thread>``: unique among probes running at once, and the same
+    for every probe of one thread, so probes reuse one place in the store (a random key
+    per probe left a new pair of empty fan-out directories on disk each time)."""
+    where = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:64] or "host"
+    return f"{HEALTH_PREFIX}{where}-{os.getpid()}-{threading.get_ident()}"
 
 
 @hookimpl
@@ -55,7 +65,8 @@ def round_trip() -> HealthResult:
     """Write, read back and delete a small probe through the selected provider.
 
     A deep check: the health endpoints run it at most once per interval. The probe is deleted
-    whatever happens; its content is random so a provider answering from a stale cache is
+    whatever happens; its key is the same for every probe of a thread (see
+    :func:`_probe_key`); its content is random so a provider answering from a stale cache is
     caught; a provider that raises fails the check with its name in the message. The
     metadata table is queried too (a missing migration shows here).
     """
@@ -63,7 +74,7 @@ def round_trip() -> HealthResult:
 
     host = get_host()
     provider = host.selected_provider("blobs")
-    key = HEALTH_PREFIX + new_key()
+    key = _probe_key()
     probe = os.urandom(64)
     details: dict[str, object] = {"provider": provider}
     try:
