@@ -123,7 +123,10 @@ def serve(session: nox.Session) -> None:
     session.run("python", "-m", "hq", "migrate", "--no-input", env=env)
     session.run("python", "-m", "hq", "trellis_demo_admin", env=env)
     address = session.posargs[0] if session.posargs else "127.0.0.1:8000"
-    session.log(f"dashboard: http://{address}/  health: http://{address}/health")
+    session.log(
+        f"dashboard: http://{address}/ (log in as the demo admin above)  "
+        f"liveness: http://{address}/health/live  readiness: http://{address}/health/ready"
+    )
     session.run("python", "-m", "hq", "runserver", address, env=env)
 
 
