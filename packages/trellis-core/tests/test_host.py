@@ -211,8 +211,12 @@ def test_quarantined_provider_is_named_when_selected(kv, make_module):
         SPEC=kv.spec,
     )
     host = isolated_host(kv("memory"), broken, providers={"kv": "disk"})
-    with pytest.raises(UnknownProvider, match=r"quarantined.*available: memory"):
+    with pytest.raises(UnknownProvider, match=r"quarantined.*available: memory") as info:
         host.call("kv_get", key="a")
+    message = str(info.value)
+    assert "not installed" not in message  # it is installed, only quarantined
+    assert f"which is installed but quarantined (plugin {broken.__name__!r}: " in message
+    assert "version 1.2.0" in message  # the quarantine reason
 
 
 def test_provider_hook_without_provider_name_is_quarantined(kv, make_module):
@@ -352,22 +356,6 @@ def test_a_misspelled_provider_gets_a_did_you_mean(kv, typed, meant):
         host.call("kv_get", key="a")
     with pytest.raises(UnknownProvider, match=rf"did you mean '{meant}'\?"):
         host.call_provider(typed, "kv_get", key="a")
-
-
-def test_an_installed_but_quarantined_provider_is_not_called_not_installed(kv, make_module):
-    broken = make_module(
-        "from trellis.core import hookimpl\n"
-        "TRELLIS_IMPLEMENTS = {'kv': '>=9'}\nTRELLIS_PROVIDES = {'kv': 'disk'}\n"
-        "TRELLIS_HOOKSPECS = [SPEC]\n@hookimpl\ndef kv_get(key):\n    return 'disk'\n",
-        SPEC=kv.spec,
-    )
-    host = isolated_host(kv("memory"), broken, providers={"kv": "disk"})
-    with pytest.raises(UnknownProvider) as info:
-        host.call("kv_get", key="a")
-    message = str(info.value)
-    assert "not installed" not in message
-    assert f"which is installed but quarantined (plugin {broken.__name__!r}: " in message
-    assert "version 1.2.0" in message  # the quarantine reason
 
 
 def test_a_provider_quarantined_after_load_is_no_longer_selectable(kv, caplog):

@@ -175,3 +175,16 @@ def test_staff_see_check_messages_on_the_dashboard(admin_client, runs):
     page = admin_client.get("/").content.decode()
     assert "probe written, read and deleted" in page
     assert "ConnectionError" in page
+
+
+@pytest.mark.django_db
+def test_health_errors_are_json_though_not_under_an_api_mount(admin_user, settings):
+    settings.TRELLIS_HEALTH_INTERVAL = "soon"
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    response = client.get("/health")
+    assert (response.status_code, response["Content-Type"]) == (500, "application/json")
+    body = response.json()
+    assert body["code"] == "server_error"
+    assert "TRELLIS_HEALTH_INTERVAL must be a positive number of seconds" in body["message"]
+    assert client.get("/health/nope").status_code == 404  # not an api path: Django's page

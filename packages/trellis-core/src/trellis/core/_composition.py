@@ -32,14 +32,12 @@ class Composition:
     :param middleware: ``(plugin, dotted path)`` for ``MIDDLEWARE``.
     :param defaults: ``(plugin, {setting: default})``.
     :param mounts: ``(plugin, UrlMount)``.
-    :param quarantined: plugin name → reason, for plugins quarantined by this composition.
     """
 
     apps: list[tuple[str, str]] = field(default_factory=list)
     middleware: list[tuple[str, str]] = field(default_factory=list)
     defaults: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     mounts: list[tuple[str, UrlMount]] = field(default_factory=list)
-    quarantined: dict[str, str] = field(default_factory=dict)
 
 
 def _paths(value: Any) -> list[str]:
@@ -117,7 +115,6 @@ def compose_plugins(host: Host) -> Composition:
                 contributed.setdefault(plugin, {}).setdefault(hook, []).extend(items)
     composition = Composition()
     for plugin, reason in failures.items():
-        composition.quarantined[plugin] = reason
         host.quarantine(plugin, f"failed while composing the service: {reason}")
     for record in host.plugins():  # load order
         hooks = contributed.get(record.name)

@@ -11,6 +11,7 @@ from ._compose import api_prefixes, compose, plugin_mounts, plugin_urlpatterns
 from ._edge import (
     REQUEST_ID_HEADER,
     EdgeMiddleware,
+    api_view,
     is_monitor,
     is_staff,
     json_error,
@@ -25,6 +26,7 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "EdgeMiddleware",
     "api_prefixes",
+    "api_view",
     "compose",
     "database_from_env",
     "is_monitor",

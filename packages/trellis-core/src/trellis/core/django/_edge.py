@@ -16,7 +16,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -44,6 +44,7 @@ _CODES = {
     502: "provider_failed",
     503: "unavailable",
 }
+_View = TypeVar("_View", bound=Callable[..., Any])
 _KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Content-Range", REQUEST_ID_HEADER)
 
 
@@ -63,9 +64,15 @@ def request_id(request: HttpRequest) -> str:
 
 
 def is_staff(request: HttpRequest) -> bool:
-    """Whether the request comes from an active staff user (who may see raw error text)."""
-    user = getattr(request, "user", None)
-    return bool(user is not None and user.is_active and user.is_staff)
+    """Whether the request comes from an active staff user (who may see raw error text).
+
+    ``False`` when the user cannot be loaded (the session store is the thing failing).
+    """
+    try:
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_active and user.is_staff)
+    except Exception:
+        return False
 
 
 def monitoring_token(environ: Mapping[str, str] | None = None) -> str:
@@ -106,6 +113,12 @@ def json_error(
     return response
 
 
+def api_view(view: _View) -> _View:
+    """Mark a view outside any API mount as an API: its errors are JSON too (``/health``)."""
+    view.trellis_api = True  # type: ignore[attr-defined]
+    return view
+
+
 class EdgeMiddleware:
     """Request ids everywhere; JSON errors (and one log line per failure) on API paths.
 
@@ -127,8 +140,17 @@ class EdgeMiddleware:
         return response
 
     def is_api(self, request: HttpRequest) -> bool:
-        """Whether the request's path lies under an API mount."""
+        """Whether the request's path lies under an API mount, or its view is an API view."""
+        if getattr(request, "trellis_api", False):
+            return True
         return request.path_info.startswith(self.api) if self.api else False
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> None:
+        """Remember that the resolved view is an :func:`api_view`."""
+        if getattr(view, "trellis_api", False):
+            request.trellis_api = True  # type: ignore[attr-defined]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an unexpected exception on an API path as JSON, logged once with its id."""

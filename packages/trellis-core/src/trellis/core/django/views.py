@@ -24,7 +24,7 @@ from django.views.decorators.http import require_safe
 from .._errors import ProviderError, UnknownCheck
 from .._global import get_host
 from .._health import HealthReport, run_health_checks
-from ._edge import is_monitor, json_error
+from ._edge import api_view, is_monitor, json_error
 from ._settings import seconds_setting, setting
 
 
@@ -38,6 +38,7 @@ def _status(report: HealthReport) -> int:
     return 503 if report.status == "fail" else 200
 
 
+@api_view
 @require_safe
 @never_cache
 def live(request: HttpRequest) -> JsonResponse:
@@ -45,6 +46,7 @@ def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@api_view
 @require_safe
 @never_cache
 def ready(request: HttpRequest) -> JsonResponse:
@@ -54,6 +56,7 @@ def ready(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=_status(report))
 
 
+@api_view
 @require_safe
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
