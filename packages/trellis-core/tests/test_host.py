@@ -399,3 +399,110 @@ def test_a_disabled_plugin_is_not_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="trellis.core"):
         create_host(Config(deny=frozenset({"core"})), discover=False)
     assert not [r for r in caplog.records if r.name == "trellis.core"]
+
+
+@pytest.mark.parametrize(
+    ("config", "setting"),
+    [
+        (Config(deny=frozenset({"kv_redis"})), "listed in the deny setting (TRELLIS_PLUGINS_DENY"),
+        (Config(allow=frozenset({"kv_memory"})), "not in the allow setting (TRELLIS_PLUGINS_ALLOW"),
+    ],
+)
+def test_a_disabled_provider_is_named_with_the_setting_that_disabled_it(kv, config, setting):
+    # A disabled plugin is never imported, so its TRELLIS_PROVIDES is unknown: it is matched
+    # by the entry-point naming convention (<contract>-<provider> or <contract>_<provider>).
+    config = Config(allow=config.allow, deny=config.deny, providers={"kv": "redis"})
+    host = create_host(config, discover=False, plugins=[kv("memory"), kv("redis")])
+    expected = f"which is installed but disabled (plugin 'kv_redis': {setting}"
+    for attempt in (
+        lambda: host.selected_provider("kv"),
+        lambda: host.call("kv_get", key="a"),
+        lambda: host.call_provider("redis", "kv_get", key="a"),
+    ):
+        with pytest.raises(UnknownProvider) as info:
+            attempt()
+        assert expected in str(info.value)
+        assert "not installed" not in str(info.value)
+        assert "available: memory" in str(info.value)
+
+
+def test_a_provider_that_failed_to_import_is_named_by_its_entry_point_name(kv):
+    from trellis.core._loader import Candidate
+
+    def broken():
+        raise ImportError("No module named 'boto3'")
+
+    host = isolated_host(kv("memory"), providers={"kv": "s3"})
+    host._load([Candidate("kv-s3", "trellis.kv.s3", broken, "trellis-kv", "1.0.0")])
+    with pytest.raises(UnknownProvider) as info:
+        host.selected_provider("kv")
+    message = str(info.value)
+    assert (
+        "Config.providers['kv'] selects provider 's3' for contract 'kv', which is installed but "
+        "quarantined (plugin 'kv-s3': import failed: ImportError: No module named 'boto3')"
+    ) in message
+    assert "not installed" not in message
+
+
+def test_a_provider_selected_in_the_wrong_case_gets_a_did_you_mean(kv):
+    host = create_host(
+        Config.load({}, {"TRELLIS_KV_PROVIDER": "S3"}), discover=False, plugins=[kv("s3")]
+    )
+    with pytest.raises(UnknownProvider, match=r"which is not installed \(did you mean 's3'\?\)"):
+        host.selected_provider("kv")
+
+
+def test_a_late_quarantine_keeps_the_record_and_drops_the_plugin(kv):
+    from trellis.core._loader import Candidate
+
+    redis = kv("redis")
+    host = isolated_host(kv("memory"), providers={"kv": "redis"})
+    host._load([Candidate("kv_redis", redis.__name__, lambda: redis, "trellis-kv", "2.1.0")])
+    assert host.plugin("kv_redis") is redis
+    record = host.quarantine("kv_redis", "core_url_mounts returned 'x', not a list of UrlMount")
+    assert (record.distribution, record.version, record.provides, record.hooks) == (
+        "trellis-kv",
+        "2.1.0",
+        {"kv": "redis"},
+        ["kv_get"],
+    )
+    assert [r for r in host.plugins() if r.name == "kv_redis"] == [record]
+    assert host.providers("kv") == {"memory": "kv_memory"}
+    assert not host.plugin_manager.has_plugin("kv_redis")
+    with pytest.raises(TrellisError, match="no active plugin named 'kv_redis'"):
+        host.plugin("kv_redis")
+    with pytest.raises(UnknownProvider) as info:
+        host.selected_provider("kv")
+    assert (
+        "which is installed but quarantined (plugin 'kv_redis': core_url_mounts returned 'x'"
+    ) in str(info.value)
+    with pytest.raises(UnknownProvider, match="installed but quarantined"):
+        host.call_provider("redis", "kv_get", key="a")
+    assert host.call_provider("memory", "kv_get", key="a") == "memory:a"
+    assert any("kv_redis" in problem for problem in host.problems())
+
+
+def test_only_an_active_plugin_can_be_quarantined(kv):
+    host = create_host(
+        Config(deny=frozenset({"kv_redis"})), discover=False, plugins=[kv("memory"), kv("redis")]
+    )
+    for name in ("kv_redis", "kv_nope"):  # disabled, unknown
+        with pytest.raises(TrellisError) as info:
+            host.quarantine(name, "reason")
+        assert str(info.value) == f"no active plugin named {name!r}; active: core, kv_memory"
+    assert {r.name: r.status for r in host.plugins()}["kv_redis"] == "disabled"
+
+
+def test_quarantines_at_load_and_later_log_one_warning_each(kv, make_module, caplog):
+    broken = [make_module("TRELLIS_IMPLEMENTS = 'core'", f"broken{i}") for i in range(2)]
+    with caplog.at_level(logging.WARNING, logger="trellis.core"):
+        host = isolated_host(*broken, kv("memory"), kv("redis"))
+        host.quarantine("kv_memory", "late one")
+        host.quarantine("kv_redis", "late two")
+    lines = [r.getMessage() for r in caplog.records if r.name == "trellis.core"]
+    assert len(lines) == 4
+    assert lines[2:] == [
+        "plugin 'kv_memory' quarantined: late one",
+        "plugin 'kv_redis' quarantined: late two",
+    ]
+    assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "trellis.core")

@@ -32,7 +32,7 @@ class ProviderNotSelected(ProviderError):
 
 
 class UnknownProvider(ProviderError):
-    """The selected provider is not installed (or was quarantined)."""
+    """The selected provider is not active: not installed, quarantined or disabled."""
 
 
 class ProviderFailed(TrellisError):

@@ -99,7 +99,8 @@ class Host:
         """Call provider hook ``hook`` on the selected provider only and return its answer.
 
         :raises ProviderNotSelected: no provider is selected and the contract has no default.
-        :raises UnknownProvider: the selected provider is not installed or was quarantined.
+        :raises UnknownProvider: the selected provider is not active (not installed,
+            quarantined or disabled).
         """
         try:
             caller, hook_counter, impl_counter = self._callers[hook]

@@ -163,9 +163,15 @@ def read_declarations(candidate: Candidate) -> None:
 
 
 def suggest(name: str, known: list[str]) -> str:
-    """``" (did you mean 'blobs_put'?)"`` when a known hook name is close to ``name``."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """``" (did you mean 'filesystem'?)"`` when a known (hook or provider) name is close.
+
+    Case is ignored: ``S3`` suggests ``s3``.
+    """
+    folded = {k.casefold(): k for k in known}
+    # 0.75 still catches one stray character in a two-letter provider name ("s33" scores 0.8
+    # against "s3") but not a different two-letter name ("s4" scores 0.5).
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""
 
 
 def describe_exception(exc: BaseException) -> str:

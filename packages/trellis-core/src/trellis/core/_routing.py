@@ -111,7 +111,7 @@ class ProviderRouter:
         """Why provider ``name`` of ``contract`` cannot answer, and what there is instead."""
         available = self.providers(contract)
         records = self.registry.records.values()
-        inactive = [r for r in records if r.status != "active" and r.provides.get(contract) == name]
+        inactive = [r for r in records if r.status != "active" and _provides(r, contract, name)]
         if inactive:
             return (
                 "which is installed but "
@@ -152,6 +152,15 @@ def _choices(available: dict[str, str]) -> str:
 
 def _inactive(record: PluginRecord) -> str:
     return f"{record.status} (plugin {record.name!r}: {record.reason})"
+
+
+def _provides(record: PluginRecord, contract: str, name: str) -> bool:
+    """Whether inactive plugin ``record`` is (or is very likely) provider ``name``."""
+    if record.provides:
+        return record.provides.get(contract) == name
+    # A disabled plugin is never imported, and one that failed to import or to declare never
+    # said what it provides: the entry-point naming convention (blobs-s3) is all there is.
+    return record.name in (f"{contract}-{name}", f"{contract}_{name}")
 
 
 def _named_providers(records: Iterable[PluginRecord], contract: str) -> set[str]:
