@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,24 +62,54 @@ def bucket(server: S3Server) -> str:
     return server.create_bucket()
 
 
-@pytest.fixture
-def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Select the s3 provider process-wide, pointed at a loopback port where nothing listens."""
+SECRET = "testing-secret-value"
+"""The secret access key of the s3 fixtures below: no message may contain it (moto takes any)."""
+
+
+@contextmanager
+def s3_selected(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[None]:
+    """Select the s3 provider process-wide with the ``TRELLIS_BLOBS_S3_*`` variables ``env``."""
     from trellis.blobs import s3
     from trellis.core import get_host, set_host
     from trellis.core.testing import isolated_host
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("TRELLIS_BLOBS_S3_BUCKET", "trellis-unreachable")
-    monkeypatch.setenv("TRELLIS_BLOBS_S3_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("TRELLIS_BLOBS_S3_REGION", "us-east-1")
-    monkeypatch.setenv("TRELLIS_BLOBS_S3_ACCESS_KEY_ID", "testing-key-id")
-    monkeypatch.setenv("TRELLIS_BLOBS_S3_SECRET_ACCESS_KEY", "testing-secret-value")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_SECRET_ACCESS_KEY", SECRET)
     previous = get_host()
     set_host(isolated_host(discover=True, providers={"blobs": "s3"}))
     s3.clear_clients()
-    yield
-    set_host(previous)
-    s3.clear_clients()
+    try:
+        yield
+    finally:
+        set_host(previous)
+        s3.clear_clients()
+
+
+@pytest.fixture
+def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Select the s3 provider process-wide, pointed at a loopback port where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "TRELLIS_BLOBS_S3_BUCKET": "trellis-unreachable",
+        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
+        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
+    }
+    with s3_selected(monkeypatch, env):
+        yield
+
+
+@pytest.fixture
+def stoppable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Select the s3 provider on a moto server of the test's own; call the value to stop it.
+
+    Blobs stored before the stop have metadata in SQL and content on a server that is gone:
+    an S3 endpoint going down under a running service.
+    """
+    with ExitStack() as running:
+        server = running.enter_context(s3_server())
+        with s3_selected(monkeypatch, server.env(server.create_bucket())):
+            yield running.close

@@ -25,6 +25,44 @@ def test_an_unreachable_s3_raises_blob_store_unavailable(unreachable_s3):
     assert not blobs.list_blobs(parent_id="form-1")  # nothing half-written
 
 
+def test_credentials_in_an_endpoint_url_stay_out_of_the_message(unreachable_s3, monkeypatch):
+    import os
+
+    endpoint = os.environ["TRELLIS_BLOBS_S3_ENDPOINT_URL"]
+    monkeypatch.setenv(
+        "TRELLIS_BLOBS_S3_ENDPOINT_URL", endpoint.replace("//", "//proxy-user:proxy-pass@")
+    )
+    with pytest.raises(blobs.BlobStoreUnavailable) as raised:
+        blobs.put(b"x", domain="demo", parent_id="form-1", type_code=1)
+    assert "EndpointConnectionError" in str(raised.value)
+    assert "proxy-pass" not in str(raised.value) and "proxy-user" not in str(raised.value)
+    assert endpoint.removeprefix("http://") in str(raised.value)  # where it went is kept
+
+
+def test_an_s3_server_that_stops_makes_reads_and_writes_unavailable(stoppable_s3):
+    info = blobs.put(b"household survey", domain="demo", parent_id="form-1", type_code=1)
+    assert blobs.read_bytes(info.key) == b"household survey"
+    stoppable_s3()  # the server process ends; the metadata stays in SQL
+    assert blobs.get_info(info.key) == info
+    with pytest.raises(blobs.BlobStoreUnavailable, match="provider 's3' failed while opening"):
+        blobs.open_blob(info.key)
+    with pytest.raises(blobs.BlobStoreUnavailable, match="provider 's3' failed while storing"):
+        blobs.put(b"x", domain="demo", parent_id="form-2", type_code=1)
+    assert [b.key for b in blobs.list_blobs(parent_id="form-2")] == []
+
+
+def test_a_stopped_s3_server_is_a_typed_error_naming_the_provider(stoppable_s3):
+    info = blobs.put(b"household survey", domain="demo", parent_id="form-1", type_code=1)
+    stoppable_s3()
+    with pytest.raises(blobs.BlobStoreUnavailable) as raised:
+        blobs.read_bytes(info.key)
+    error = raised.value
+    assert (error.provider, error.status, error.code) == ("s3", 503, "provider_unavailable")
+    assert type(error.__cause__).__name__ in {"EndpointConnectionError", "ConnectionClosedError"}
+    assert type(error.__cause__).__name__ in str(error)
+    assert "testing-secret-value" not in str(error)
+
+
 def test_a_download_from_an_unreachable_store_is_503_json(put, admin_client, unreachable_s3):
     from django.db import transaction
 

@@ -70,6 +70,22 @@ def test_health_check_names_an_unreachable_provider(admin_client, unreachable_s3
     assert "testing-secret-value" not in check["message"]
 
 
+def test_health_check_names_a_stopped_s3_server(admin_client, stoppable_s3):
+    [check] = admin_client.get("/health?only=blobs").json()["checks"]
+    assert check["status"] == "ok", check
+    from django.core.cache import cache
+
+    cache.clear()  # the deep check's result is cached for the interval
+    stoppable_s3()
+    response = admin_client.get("/health?only=blobs")
+    assert response.status_code == 503
+    [check] = response.json()["checks"]
+    assert (check["status"], check["details"]) == ("fail", {"provider": "s3"})
+    assert check["message"].startswith("provider 's3' failed while running the health probe: ")
+    assert "EndpointConnectionError" in check["message"] or "ConnectionClosed" in check["message"]
+    assert "testing-secret-value" not in response.content.decode()
+
+
 def test_health_check_catches_a_provider_returning_other_content(admin_client, trellis_register):
     from trellis.core import hookimpl
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -97,9 +98,13 @@ def provider_errors(provider: str | Callable[[], str], action: str) -> Iterator[
         raise provider_failure(exc, name, action) from exc
 
 
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s]*@")
+"""The ``user:password@`` of a URL: botocore names the endpoint URL it could not reach."""
+
+
 def describe(exc: BaseException) -> str:
-    """``Type: message`` on one line, at most 300 characters."""
-    message = " ".join(str(exc).split())
+    """``Type: message`` on one line, at most 300 characters, without credentials in URLs."""
+    message = _USERINFO.sub("", " ".join(str(exc).split()))
     if len(message) > 300:
         message = message[:297] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -39,7 +39,7 @@ def parse_range(header: str | None, length: int) -> ByteRange | None:
     if not header:
         return None
     unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    if unit.strip(" \t").lower() != "bytes" or "," in spec:  # str.strip() takes any space
         return None
     match = _SPEC.fullmatch(spec)
     if match is None or not (match[1] or match[2]):

@@ -17,7 +17,10 @@ GiB = 1024**3
 DEFAULT_MAX_SIZE = 5 * GiB
 """Default of ``TRELLIS_BLOBS_MAX_SIZE``: 5 GiB, the largest single S3 ``PutObject``."""
 
-_SIZE = re.compile(r"[ \t]*([0-9]+)[ \t]*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)[ \t]*", re.I)
+# ASCII: under Unicode case folding, "k" would also match the Kelvin sign and "i" the dotted I.
+_SIZE = re.compile(
+    r"[ \t]*([0-9]+)[ \t]*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)[ \t]*", re.I | re.ASCII
+)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
 
 

@@ -19,6 +19,11 @@ from one reading of the metadata. Errors are JSON ``{"code", "message", "field"}
 - 500 ``integrity_error``: the stored content does not match its metadata. Blobs up to 1 MiB
   are verified before the response starts; a larger download is cut short before its last
   chunk instead, so the client sees a failed transfer, never complete bad content.
+
+A failing provider raises ``BlobProviderFailed`` or ``BlobStoreUnavailable`` out of the view:
+trellis-core's edge middleware answers them under this ``api=True`` mount as JSON 502
+``provider_failed`` or 503 ``provider_unavailable`` (with ``Retry-After``). Once a streamed
+response has started its status cannot change; a failure then cuts the transfer short.
 """
 
 from __future__ import annotations
