@@ -53,3 +53,124 @@ def test_bad_values_name_the_setting(settings, environ, message):
     with pytest.raises(ConfigurationError) as info:
         Config.load(settings, environ)
     assert message in str(info.value)
+
+
+# -- the settings rule: environment, then the Django setting of the same name, then TRELLIS ---
+
+
+@pytest.mark.parametrize(
+    ("environ", "named", "trellis", "provider", "source"),
+    [
+        ({"TRELLIS_BLOBS_PROVIDER": "s3"}, {}, {}, "s3", "TRELLIS_BLOBS_PROVIDER"),
+        ({}, {"TRELLIS_BLOBS_PROVIDER": "s3"}, {}, "s3", "settings.TRELLIS_BLOBS_PROVIDER"),
+        ({}, {}, {"PROVIDERS": {"blobs": "s3"}}, "s3", "TRELLIS['PROVIDERS']['blobs']"),
+        # the environment wins over both settings; the named setting over the TRELLIS dict
+        (
+            {"TRELLIS_BLOBS_PROVIDER": "gcs"},
+            {"TRELLIS_BLOBS_PROVIDER": "s3"},
+            {"PROVIDERS": {"blobs": "filesystem"}},
+            "gcs",
+            "TRELLIS_BLOBS_PROVIDER",
+        ),
+        (
+            {},
+            {"TRELLIS_BLOBS_PROVIDER": "s3"},
+            {"PROVIDERS": {"blobs": "filesystem"}},
+            "s3",
+            "settings.TRELLIS_BLOBS_PROVIDER",
+        ),
+        # blank counts as unset for a name, in either place
+        ({"TRELLIS_BLOBS_PROVIDER": " "}, {"TRELLIS_BLOBS_PROVIDER": "s3"}, {}, "s3", None),
+        ({}, {"TRELLIS_BLOBS_PROVIDER": ""}, {"PROVIDERS": {"blobs": "s3"}}, "s3", None),
+    ],
+)
+def test_every_form_of_a_provider_selection(environ, named, trellis, provider, source):
+    config = Config.load(trellis, environ, named=named)
+    assert config.providers["blobs"] == provider
+    if source is not None:
+        assert config.sources["blobs"] == source
+
+
+@pytest.mark.parametrize(
+    ("environ", "named", "trellis", "expected"),
+    [
+        ({}, {"TRELLIS_STRICT": True}, {}, {"strict": True}),
+        ({}, {"TRELLIS_MONITOR": False}, {"MONITOR": True}, {"monitor": False}),
+        ({"TRELLIS_MONITOR": "on"}, {"TRELLIS_MONITOR": False}, {}, {"monitor": True}),
+        ({}, {"TRELLIS_PLUGINS_ALLOW": ["a", "b"]}, {"ALLOW": ["c"]}, {"allow": {"a", "b"}}),
+        ({}, {"TRELLIS_PLUGINS_DENY": "x, y"}, {}, {"deny": {"x", "y"}}),
+        ({"TRELLIS_PLUGINS_DENY": "z"}, {"TRELLIS_PLUGINS_DENY": ["x"]}, {}, {"deny": {"z"}}),
+    ],
+)
+def test_every_host_setting_reads_the_django_setting_of_its_name(
+    environ, named, trellis, expected
+):
+    config = Config.load(trellis, environ, named=named)
+    for field, value in expected.items():
+        assert getattr(config, field) == value
+
+
+def test_only_trellis_names_are_read_from_a_settings_module():
+    named = {"DEBUG": True, "BLOBS_PROVIDER": "s3", "TRELLIS_BLOBS_PROVIDER": "s3"}
+    assert Config.load({}, {}, named=named).providers == {"blobs": "s3"}
+
+
+@pytest.mark.parametrize(
+    ("named", "message"),
+    [
+        ({"TRELLIS_BLOBS_PROVIDER": 3}, "settings.TRELLIS_BLOBS_PROVIDER must be a provider name"),
+        ({"TRELLIS_STRICT": "maybe"}, "settings.TRELLIS_STRICT must be a boolean"),
+        ({"TRELLIS_PLUGINS_ALLOW": 7}, "settings.TRELLIS_PLUGINS_ALLOW must be a list of plugin"),
+    ],
+)
+def test_bad_django_settings_name_themselves(named, message):
+    with pytest.raises(ConfigurationError, match=message.replace(".", r"\.")):
+        Config.load({}, {}, named=named)
+
+
+@pytest.mark.django_db
+def test_the_process_host_reads_a_provider_from_django_settings(settings, monkeypatch):
+    from trellis.core import get_host, set_host
+
+    monkeypatch.delenv("TRELLIS_BLOBS_PROVIDER", raising=False)
+    settings.TRELLIS_BLOBS_PROVIDER = "s3"
+    previous = get_host()
+    set_host(None)
+    try:
+        host = get_host()
+        assert host.config.providers["blobs"] == "s3"
+        assert host.config.sources["blobs"] == "settings.TRELLIS_BLOBS_PROVIDER"
+    finally:
+        set_host(previous)
+
+
+def test_compose_reads_provider_settings_from_the_settings_module(monkeypatch):
+    from trellis.core import get_host, set_host
+    from trellis.core.django import compose
+
+    monkeypatch.delenv("TRELLIS_BLOBS_PROVIDER", raising=False)
+    namespace = {"INSTALLED_APPS": [], "MIDDLEWARE": [], "TRELLIS_BLOBS_PROVIDER": "s3"}
+    previous = get_host()
+    try:
+        host = compose(namespace)
+        assert host.config.providers["blobs"] == "s3"
+    finally:
+        set_host(previous)
+
+
+@pytest.mark.parametrize(
+    ("environ", "django", "expected"),
+    [
+        ({"TRELLIS_X": " env "}, "django", "env"),
+        ({"TRELLIS_X": "  "}, "django", "django"),
+        ({}, " django ", "django"),
+        ({}, "", None),
+        ({}, None, None),
+        ({}, 5, 5),
+    ],
+)
+def test_read_setting_follows_the_rule(settings, environ, django, expected):
+    from trellis.core import read_setting
+
+    settings.TRELLIS_X = django
+    assert read_setting("TRELLIS_X", environ=environ) == expected

@@ -1,17 +1,16 @@
-"""Settings of the blobs subsystem: the environment first, then Django settings of the same name.
+"""Settings of the blobs subsystem, by the settings rule: environment, then Django setting.
 
 Read on every use (cheap next to any I/O), so a test or an operator changing a variable is
-seen at once and nothing is frozen at import time.
+seen at once and nothing is frozen at import time. The provider choice
+(``TRELLIS_BLOBS_PROVIDER``) is a host setting instead: read once per process.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 
-from trellis.core import ConfigurationError
+from trellis.core import ConfigurationError, read_setting
 
 GiB = 1024**3
 DEFAULT_MAX_SIZE = 5 * GiB
@@ -25,22 +24,13 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
 
 
 def setting(name: str) -> object | None:
-    """The value of ``name`` from the environment (if set and not blank), else Django settings.
+    """``name`` by the one settings rule (:func:`trellis.core.read_setting`); ``None`` if unset.
 
-    Django settings are consulted only when Django is configured in this process, so providers
-    work in scripts and contract suites without a Django project.
+    The environment variable (blank counts as unset), else the Django setting of the same name
+    when Django is configured in this process, so providers work in scripts and contract
+    suites without a Django project.
     """
-    value = os.environ.get(name)
-    if value is not None and value.strip():
-        return value.strip()
-    if "django.conf" in sys.modules:
-        from django.conf import settings
-
-        if settings.configured:
-            configured: object | None = getattr(settings, name, None)
-            if configured is not None and str(configured).strip():
-                return configured
-    return None
+    return read_setting(name)
 
 
 def parse_size(value: object, name: str) -> int:
@@ -70,22 +60,11 @@ def max_size() -> int:
 def filesystem_root() -> Path:
     """Where the filesystem provider keeps content, as an absolute path.
 
-    ``TRELLIS_BLOBS_ROOT`` (environment, then Django setting); else ``<TRELLIS_DATA_DIR>/blobs``
-    (Django setting, then environment, as services/hq reads it); else ``./var/blobs``.
+    ``TRELLIS_BLOBS_ROOT``; else ``<TRELLIS_DATA_DIR>/blobs``; else ``./var/blobs`` (relative to
+    the working directory, which a system check warns about). Each is read by the settings rule.
     """
     root = setting("TRELLIS_BLOBS_ROOT")
     if root is None:
-        data_dir = _django_setting("TRELLIS_DATA_DIR") or os.environ.get("TRELLIS_DATA_DIR")
+        data_dir = setting("TRELLIS_DATA_DIR")
         root = Path(str(data_dir), "blobs") if data_dir else Path("var", "blobs")
     return Path(str(root)).expanduser().absolute()
-
-
-def _django_setting(name: str) -> str | None:
-    if "django.conf" not in sys.modules:
-        return None
-    from django.conf import settings
-
-    if not settings.configured:
-        return None
-    value = getattr(settings, name, None)
-    return str(value) if value else None

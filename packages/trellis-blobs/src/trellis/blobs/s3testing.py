@@ -11,9 +11,28 @@ For anyone testing code on the ``s3`` provider
             yield server
 
     def test_something(s3, monkeypatch):
+        from trellis.core import get_host, set_host
+        from trellis.core.testing import isolated_host
+
         for name, value in s3.env(s3.create_bucket()).items():
-            monkeypatch.setenv(name, value)
-        ...  # TRELLIS_BLOBS_PROVIDER=s3 now talks to the server
+            monkeypatch.setenv(name, value)  # the TRELLIS_BLOBS_S3_* settings, read on use
+        previous = get_host()
+        set_host(isolated_host(discover=True, providers={"blobs": "s3"}))
+        try:
+            ...  # trellis.blobs.put(...) now talks to the server
+        finally:
+            set_host(previous)
+
+The provider choice is read once per process (when the host is built), so a test selects
+``s3`` with a host of its own, as above; setting ``TRELLIS_BLOBS_PROVIDER`` in a running
+process changes nothing. A subprocess started with ``TRELLIS_BLOBS_PROVIDER=s3`` and these
+variables in its environment uses the server too.
+
+Caveat: moto does not serialise conditional ``CompleteMultipartUpload`` calls, so two
+concurrent multipart uploads of one key with ``If-None-Match: *`` can both succeed there
+(real S3 lets one win and answers the other 412). Race tests against this server keep their
+content below the multipart threshold (``TRELLIS_BLOBS_S3_MULTIPART_THRESHOLD``, 8 MiB by
+default), where ``PutObject`` with ``If-None-Match`` is honoured.
 
 The server is a separate process (``python -m moto.server``), so requests go through real HTTP,
 as with AWS or MinIO, and the test process shares no state with it. It starts in about half a

@@ -7,7 +7,7 @@ hooks to the selected provider and collects extension hooks from all.
 
 from __future__ import annotations
 
-from ._config import Config
+from ._config import Config, read_setting
 from ._contracts import Contract
 from ._errors import (
     ConfigurationError,
@@ -60,6 +60,7 @@ __all__ = [
     "get_host",
     "hookimpl",
     "hookspec",
+    "read_setting",
     "run_health_checks",
     "set_host",
 ]

@@ -1,11 +1,13 @@
-"""Host settings, read from a Django-style ``TRELLIS`` mapping and the environment.
+"""Host settings: the environment, then Django settings of the same name, then ``TRELLIS``.
 
-The environment wins over the mapping so an operator can override a deployed settings file.
+The environment wins so an operator can override a deployed settings file. Host settings are
+read once, when the host is built (at ``compose()`` or on first use); a change needs a restart.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,33 +42,43 @@ class Config:
         cls,
         settings: Mapping[str, object] | None = None,
         environ: Mapping[str, str] | None = None,
+        *,
+        named: Mapping[str, object] | None = None,
     ) -> Config:
-        """Build a config from a ``TRELLIS`` settings mapping, overridden by the environment.
+        """Build a config by the settings rule: environment, Django setting, ``TRELLIS`` key.
 
-        Environment variables: ``TRELLIS_PLUGINS_ALLOW`` and ``TRELLIS_PLUGINS_DENY``
-        (comma-separated), ``TRELLIS_STRICT``, ``TRELLIS_MONITOR`` (booleans) and
-        ``TRELLIS_<CONTRACT>_PROVIDER``.
+        Each value is taken from the first of: the environment variable (``TRELLIS_STRICT``,
+        ``TRELLIS_PLUGINS_ALLOW``, ``TRELLIS_<CONTRACT>_PROVIDER``...), the Django setting of
+        the same name (``named``: the settings module's names, e.g. ``globals()`` in
+        ``settings.py``), the matching key of the ``TRELLIS`` dict (``settings``), the default.
+
+        :param settings: the ``TRELLIS`` dict.
+        :param environ: the environment; ``os.environ`` by default.
+        :param named: top-level settings; only names starting with ``TRELLIS_`` are read.
         """
         settings = dict(settings or {})
         environ = os.environ if environ is None else environ
+        named = {k: v for k, v in (named or {}).items() if k.startswith("TRELLIS_")}
         unknown = set(settings) - _KNOWN_KEYS
         if unknown:
             raise ConfigurationError(
                 f"unknown key(s) in the TRELLIS setting: {', '.join(sorted(unknown))}; "
                 f"known keys are {', '.join(sorted(_KNOWN_KEYS))}"
             )
-        allow = _names(settings.get("ALLOW"), "TRELLIS['ALLOW']")
-        deny = _names(settings.get("DENY"), "TRELLIS['DENY']") or frozenset()
-        if "TRELLIS_PLUGINS_ALLOW" in environ:
-            allow = _split(environ["TRELLIS_PLUGINS_ALLOW"])
-        if "TRELLIS_PLUGINS_DENY" in environ:
-            deny = _split(environ["TRELLIS_PLUGINS_DENY"])
-        strict = _bool(settings.get("STRICT", False), "TRELLIS['STRICT']")
-        monitor = _bool(settings.get("MONITOR", True), "TRELLIS['MONITOR']")
-        if "TRELLIS_STRICT" in environ:
-            strict = _bool(environ["TRELLIS_STRICT"], "TRELLIS_STRICT")
-        if "TRELLIS_MONITOR" in environ:
-            monitor = _bool(environ["TRELLIS_MONITOR"], "TRELLIS_MONITOR")
+
+        def layered(name: str, key: str, default: object) -> tuple[object, str]:
+            if name in environ:
+                return environ[name], name
+            if named.get(name) is not None:
+                return named[name], f"settings.{name}"
+            if key in settings:
+                return settings[key], f"TRELLIS[{key!r}]"
+            return default, name
+
+        allow = _names(*layered("TRELLIS_PLUGINS_ALLOW", "ALLOW", None))
+        deny = _names(*layered("TRELLIS_PLUGINS_DENY", "DENY", None)) or frozenset()
+        strict = _bool(*layered("TRELLIS_STRICT", "STRICT", False))
+        monitor = _bool(*layered("TRELLIS_MONITOR", "MONITOR", True))
 
         providers: dict[str, str] = {}
         sources: dict[str, str] = {}
@@ -82,12 +94,18 @@ class Config:
                 )
             providers[str(contract)] = name
             sources[str(contract)] = f"TRELLIS['PROVIDERS'][{contract!r}]"
-        for key, value in environ.items():
-            if key.startswith("TRELLIS_") and key.endswith("_PROVIDER") and len(key) > 17:
-                contract = key[len("TRELLIS_") : -len("_PROVIDER")].lower()
-                if value.strip():
+        for layer, prefix in ((named, "settings."), (environ, "")):
+            for key, value in layer.items():
+                contract = _provider_contract(key)
+                if contract is None or value is None:
+                    continue
+                if not isinstance(value, str):
+                    raise ConfigurationError(
+                        f"{prefix}{key} must be a provider name; found {value!r}"
+                    )
+                if value.strip():  # blank counts as unset, as for every name-valued setting
                     providers[contract] = value.strip()
-                    sources[contract] = key
+                    sources[contract] = f"{prefix}{key}"
         return cls(
             allow=allow,
             deny=deny,
@@ -102,6 +120,38 @@ class Config:
         if name in self.deny:
             return False
         return self.allow is None or name in self.allow
+
+
+def read_setting(name: str, *, environ: Mapping[str, str] | None = None) -> object | None:
+    """A ``TRELLIS_*`` setting read now, by the one settings rule; ``None`` when unset.
+
+    The environment variable ``name`` (stripped), else the Django setting of the same name
+    when Django is configured in this process (so it works in scripts without a project),
+    else ``None``. A blank value counts as unset in either place. Subsystems read their own
+    settings (``TRELLIS_BLOBS_ROOT``...) with it on every use, so a changed variable or
+    ``override_settings`` applies at once; the host settings of :meth:`Config.load` are read
+    once per process instead.
+    """
+    env = os.environ if environ is None else environ
+    value: object | None = env.get(name)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if "django.conf" in sys.modules:
+        from django.conf import settings
+
+        if settings.configured:
+            value = getattr(settings, name, None)
+            if isinstance(value, str):
+                return value.strip() or None
+            return value
+    return None
+
+
+def _provider_contract(key: str) -> str | None:
+    """``"blobs"`` for ``TRELLIS_BLOBS_PROVIDER``; ``None`` for any other name."""
+    if key.startswith("TRELLIS_") and key.endswith("_PROVIDER") and len(key) > 17:
+        return key[len("TRELLIS_") : -len("_PROVIDER")].lower()
+    return None
 
 
 def _split(value: str) -> frozenset[str]:

@@ -16,15 +16,17 @@ _host: Host | None = None
 def get_host() -> Host:
     """The process-wide :class:`Host`, built on first use.
 
-    Settings come from Django's ``TRELLIS`` setting when Django is configured, overridden by
-    ``TRELLIS_*`` environment variables. Entry points are scanned once per process.
+    Settings follow :meth:`Config.load`: ``TRELLIS_*`` environment variables, then Django
+    settings of the same names and the ``TRELLIS`` dict when Django is configured. Entry points
+    are scanned and settings read once per process.
     """
     host = _host
     if host is not None:
         return host
     with _lock:
         if _host is None:
-            set_host(create_host(Config.load(_django_settings())))
+            trellis, named = _django_settings()
+            set_host(create_host(Config.load(trellis, named=named)))
         assert _host is not None
         return _host
 
@@ -35,12 +37,14 @@ def set_host(host: Host | None) -> None:
     _host = host
 
 
-def _django_settings() -> Mapping[str, object] | None:
+def _django_settings() -> tuple[Mapping[str, object] | None, dict[str, object]]:
+    """Django's ``TRELLIS`` dict and its ``TRELLIS_*`` settings, when Django is configured."""
     if "django.conf" not in sys.modules:
-        return None
+        return None, {}
     from django.conf import settings
 
     if not settings.configured:
-        return None
+        return None, {}
     value = getattr(settings, "TRELLIS", None)
-    return value if isinstance(value, Mapping) else None
+    named = {name: getattr(settings, name) for name in dir(settings) if name.startswith("TRELLIS_")}
+    return (value if isinstance(value, Mapping) else None), named

@@ -21,7 +21,8 @@ def compose(namespace: MutableMapping[str, Any], *, plugins: Iterable[Any] = ())
     """Add what installed plugins contribute to a settings module's namespace.
 
     Call it at the end of ``settings.py`` as ``compose(globals())``. It builds the process-wide
-    host from ``TRELLIS`` and the environment, then appends contributed apps to
+    host from the environment, the module's ``TRELLIS_*`` settings and ``TRELLIS`` (read once:
+    a change needs a restart), then appends contributed apps to
     ``INSTALLED_APPS`` and middleware to ``MIDDLEWARE`` (in plugin load order, once each) and
     fills in settings defaults the project did not set. ``plugins`` are extra plugin objects
     (modules) registered after the installed ones, for projects embedding their own.
@@ -34,7 +35,7 @@ def compose(namespace: MutableMapping[str, Any], *, plugins: Iterable[Any] = ())
         or (strict mode) a plugin was quarantined.
     """
     try:
-        host = create_host(Config.load(namespace.get("TRELLIS")), plugins=plugins)
+        host = create_host(Config.load(namespace.get("TRELLIS"), named=namespace), plugins=plugins)
         set_host(host)
         composition = compose_plugins(host)
     except TrellisError as exc:

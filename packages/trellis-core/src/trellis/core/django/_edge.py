@@ -12,17 +12,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from .._errors import ProviderFailed
 from .._loader import describe_exception
+from ._settings import setting
 
 log = logging.getLogger("trellis.core.edge")
 
@@ -77,11 +76,7 @@ def is_staff(request: HttpRequest) -> bool:
 
 def monitoring_token(environ: Mapping[str, str] | None = None) -> str:
     """``TRELLIS_MONITORING_TOKEN`` from the environment, else the Django setting; ``""``."""
-    env = os.environ if environ is None else environ
-    token = env.get("TRELLIS_MONITORING_TOKEN")
-    if token is None:
-        token = getattr(settings, "TRELLIS_MONITORING_TOKEN", "") or ""
-    return str(token).strip()
+    return setting("TRELLIS_MONITORING_TOKEN", environ=environ)
 
 
 def is_monitor(request: HttpRequest) -> bool:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from .._config import read_setting
 
 
 def setting(name: str, default: str = "", *, environ: Mapping[str, str] | None = None) -> str:
-    """The value of ``name`` from the environment, else the Django setting, else ``default``.
+    """:func:`trellis.core.read_setting` as text: ``default`` when unset or blank.
 
     The environment wins so an operator can override a deployed settings file. Read on
     every call: a changed Django setting (``override_settings``) or variable applies at once.
     """
-    env = os.environ if environ is None else environ
-    if name in env:
-        return env[name].strip()
-    value = getattr(settings, name, None)
+    value = read_setting(name, environ=environ)
     return default if value is None else str(value).strip()
 
 
