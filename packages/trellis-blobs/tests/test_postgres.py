@@ -85,6 +85,12 @@ with transaction.atomic():
         result["race"] = str(exc)
     put("after-race")  # the outer transaction survived the failed insert
     result["bulk"] = blobs.bulk_delete(["after-race", "later", "missing"])
+for field in ("domain", "parent_id"):  # PostgreSQL refuses NUL: refused before any write
+    try:
+        blobs.put(b"x", key=f"nul-{field}", **{"domain": "d", "parent_id": "p", field: "a\\x00b"},
+                  type_code=1)
+    except ValueError as exc:
+        result.setdefault("nul", []).append(str(exc))
 result["after"] = sorted(BlobMeta.objects.values_list("key", flat=True))
 result["contested"] = blobs.read_bytes("contested").decode()
 print(json.dumps(result))
@@ -119,6 +125,7 @@ def test_metadata_on_postgresql(trellis_postgres_database: str, tmp_path: Path) 
     assert result["left"] == ["later"]
     assert "concurrently" in result["race"]
     assert result["bulk"] == 2
+    assert len(result["nul"]) == 2 and all("control characters" in m for m in result["nul"])
     assert result["after"] == ["contested"]  # the racing put's row, not ours
     assert result["contested"] == "the winner's content"  # and the winner's content, intact
     content = sorted(p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file())

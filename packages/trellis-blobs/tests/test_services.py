@@ -254,6 +254,12 @@ def test_provider_that_wraps_the_stream_error_still_reports_it(put, trellis_regi
         ("domain", "", ValueError),
         ("domain", "d" * 256, ValueError),
         ("parent_id", None, ValueError),
+        # PostgreSQL refuses NUL and lone surrogates: refused on every database, before writing
+        ("domain", "a\x00b", ValueError),
+        ("parent_id", "form\x00", ValueError),
+        ("parent_id", "tab\there", ValueError),
+        ("domain", "\ud800", ValueError),
+        ("name", "photo\udc80.jpg", ValueError),
         ("type_code", "1", TypeError),
         ("type_code", True, TypeError),
         ("type_code", 2**31, ValueError),

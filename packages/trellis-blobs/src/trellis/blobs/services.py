@@ -226,20 +226,16 @@ def _check_fields(
     key: str, *, domain: str, parent_id: str, type_code: int, name: str, content_type: str
 ) -> None:
     for field, value in (("domain", domain), ("parent_id", parent_id)):
-        if not isinstance(value, str) or not value or len(value) > _FIELD_MAX:
+        if not isinstance(value, str) or not value or len(value) > _FIELD_MAX or _unstorable(value):
             raise ValueError(
                 f"{field} for blob {key!r} must be a non-empty string of at most {_FIELD_MAX} "
-                f"characters; got {value!r}"
+                f"characters without control characters; got {value!r}"
             )
     if not isinstance(type_code, int) or isinstance(type_code, bool):
         raise TypeError(f"type_code for blob {key!r} must be an int; got {type_code!r}")
     if not -_INT32 <= type_code < _INT32:
         raise ValueError(f"type_code for blob {key!r} must fit in 32 bits; got {type_code}")
-    if (
-        not isinstance(name, str)
-        or len(name) > _FIELD_MAX
-        or any(ord(c) < 32 or ord(c) == 127 for c in name)
-    ):
+    if not isinstance(name, str) or len(name) > _FIELD_MAX or _unstorable(name):
         raise ValueError(
             f"name for blob {key!r} must be a string of at most {_FIELD_MAX} characters "
             f"without control characters; got {name!r}"
@@ -253,6 +249,22 @@ def _check_fields(
             f"content_type for blob {key!r} must be a media type such as 'image/jpeg' or "
             f"'text/plain; charset=utf-8'; got {content_type!r}"
         )
+
+
+def _unstorable(text: str) -> bool:
+    """Whether ``text`` has a control character or is not valid Unicode text.
+
+    Checked before any byte is written, the same on every database: PostgreSQL refuses NUL
+    and lone surrogates (SQLite stores them), and no other control character belongs in a
+    domain, a parent id or a file name.
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def blob_delete(key: str) -> bool:
