@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ import pytest
 from trellis.core import Host
 from trellis.core.testing import ContractSuite
 
-from ._errors import NotFound
+from ._errors import KeyExists, NotFound
 from ._types import StoredBlob
 
 __all__ = ["BlobsContract", "PatternStream", "StreamFailure"]
@@ -104,6 +105,11 @@ class BlobsContract(ContractSuite):
     contract = "blobs"
     large_size: ClassVar[int] = 20 * MiB
     """Size of the streamed payload of :meth:`test_large_streamed_payload_round_trips`."""
+    race_size: ClassVar[int] = 2 * MiB
+    """Size of each payload of :meth:`test_concurrent_writes_of_one_key_keep_one`: below the
+    usual 8 MiB multipart threshold, because moto's test server does not serialise conditional
+    ``CompleteMultipartUpload`` (two concurrent multipart uploads of a key can both succeed
+    there; real S3 refuses the second)."""
     multipart_failure_at: ClassVar[int] = 9 * MiB
     """Where a stream breaks in :meth:`test_stream_failing_late_leaves_nothing` (past the
     usual 8 MiB multipart threshold, so a failed multipart upload is covered)."""
@@ -263,3 +269,43 @@ class BlobsContract(ContractSuite):
             assert isinstance(modified, datetime)
             assert modified.tzinfo is not None, "StoredBlob.modified must be timezone-aware"
         assert "contract/scan/deleted" not in listed
+
+    @staticmethod
+    def race_writes(host: Host, key: str, contents: list[bytes]) -> list[object]:
+        """Write each of ``contents`` under ``key`` from its own thread, all started together.
+
+        Returns each write's outcome: the length it reports, or the exception it raised. The
+        threads meet at a barrier and stream in 64 KiB reads, so the writes overlap.
+        """
+        barrier = threading.Barrier(len(contents))
+        outcomes: list[object] = [None] * len(contents)
+
+        def write(index: int) -> None:
+            stream = io.BufferedReader(io.BytesIO(contents[index]), buffer_size=64 * 1024)
+            barrier.wait()
+            try:
+                outcomes[index] = host.call("blobs_write", key=key, stream=stream)
+            except Exception as exc:
+                outcomes[index] = exc
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(len(contents))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        return outcomes
+
+    def test_concurrent_writes_of_one_key_keep_one(self, contract_host: Host) -> None:
+        """Two threads write one key at once, five times: one wins, the other gets KeyExists.
+
+        The stored content is the winner's, whole.
+        """
+        for round_ in range(5):
+            key = f"contract/race/{round_}"
+            contents = [bytes([65 + i]) * self.race_size for i in range(2)]
+            outcomes = self.race_writes(contract_host, key, contents)
+            winners = [i for i, outcome in enumerate(outcomes) if outcome == self.race_size]
+            losers = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, KeyExists)]
+            assert len(winners) == 1, f"round {round_}: {outcomes!r}"
+            assert len(losers) == 1, f"round {round_}: {outcomes!r}"
+            assert self.read(contract_host, key) == contents[winners[0]]
