@@ -86,11 +86,23 @@ def test_a_download_from_an_unreachable_store_is_503_json(put, admin_client, unr
     assert "provider 's3' is unavailable" in body["message"]
 
 
-def test_a_disk_error_is_a_typed_failure_and_502_json(put, admin_client, blob_root, client):
+def test_a_disk_error_is_a_typed_failure_and_502_json(put, admin_client, trellis_register):
+    import errno
+
+    from trellis.core import hookimpl
+
+    class FailingDisk:  # the filesystem provider's open meets EIO, as on a failing disk
+        TRELLIS_IMPLEMENTS = {"blobs": ">=1,<2"}
+
+        @staticmethod
+        @hookimpl(wrapper=True)
+        def blobs_open(key):
+            stream = yield
+            stream.close()
+            raise OSError(errno.EIO, "Input/output error")
+
     info = put(b"content", key="docs/a.txt")
-    [path] = [p for p in blob_root.rglob("*") if p.is_file()]
-    path.unlink()
-    path.mkdir()  # reading it now raises IsADirectoryError, an OSError
+    trellis_register(FailingDisk(), "failing-disk")
     with pytest.raises(blobs.BlobProviderFailed, match="provider 'filesystem' failed") as raised:
         blobs.read_bytes(info.key)
     assert isinstance(raised.value, ProviderFailed)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trellis.blobs import InvalidKey, KeyExists, NotFound, filesystem
+from trellis.blobs import BlobIntegrityError, InvalidKey, KeyExists, NotFound, filesystem
 from trellis.blobs.testing import BlobsContract, PatternStream, StreamFailure
 from trellis.core.testing import isolated_host
 
@@ -65,9 +65,36 @@ def test_symbolic_link_out_of_the_root_is_refused(host, blob_root, tmp_path):
     bucket = filesystem.path_for("secret").parent
     bucket.parent.mkdir(parents=True)
     bucket.symlink_to(outside, target_is_directory=True)
-    with pytest.raises(InvalidKey, match=r"outside the blob root|symbolic link"):
+    with pytest.raises(BlobIntegrityError, match=r"damaged.*symbolic link"):
         write(host, "secret", b"x")
     assert list(outside.iterdir()) == []
+    for hook in ("blobs_open", "blobs_exists", "blobs_delete"):
+        with pytest.raises(BlobIntegrityError, match="symbolic link"):
+            host.call(hook, key="secret")
+
+
+@pytest.mark.parametrize("damage", ["directory", "symlink", "fifo"])
+def test_anything_but_a_file_in_the_contents_place_is_an_integrity_error(host, damage):
+    write(host, "other", b"another key's content")
+    path = filesystem.path_for("damaged/key")
+    path.parent.mkdir(parents=True)
+    if damage == "directory":
+        path.mkdir()
+    elif damage == "symlink":
+        path.symlink_to(filesystem.path_for("other"))  # inside the root: still never followed
+    else:
+        os.mkfifo(path)  # opening it must not block
+    with pytest.raises(BlobIntegrityError, match=r"'damaged/key' is damaged"):
+        host.call("blobs_open", key="damaged/key")
+    with pytest.raises(BlobIntegrityError):
+        host.call("blobs_exists", key="damaged/key")
+    if damage == "directory":
+        with pytest.raises(BlobIntegrityError, match="a directory"):
+            host.call("blobs_delete", key="damaged/key")
+    else:  # a link or a FIFO is removed like a file; what it pointed to is untouched
+        assert host.call("blobs_delete", key="damaged/key") is True
+        assert not os.path.lexists(path)
+        assert host.call("blobs_exists", key="other") is True
 
 
 def test_write_is_atomic_and_leaves_no_temporary_file(host, stored_files):

@@ -222,6 +222,69 @@ def test_other_methods_get_405_json(user_client, blob):
     assert response["Allow"] == "GET, HEAD"
 
 
+@pytest.mark.parametrize("method", ["post", "delete", "put", "patch"])
+def test_unsafe_methods_get_405_json_even_with_csrf_checks_on(method, django_user_model, blob):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)  # as a browser or curl meets the site
+    client.force_login(django_user_model.objects.create_user("writer", is_staff=True))
+    response = getattr(client, method)("/blobs/docs/report.pdf")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
+    assert BlobMeta.objects.filter(key="docs/report.pdf").exists()
+
+
+def test_head_of_a_blob_whose_content_is_missing_is_500_like_get(user_client, blob):
+    filesystem.path_for(blob.key).unlink()
+    head = user_client.head("/blobs/docs/report.pdf")
+    get = user_client.get("/blobs/docs/report.pdf")
+    assert (head.status_code, get.status_code) == (500, 500)
+    assert get.json()["code"] == "integrity_error"
+
+
+def test_head_of_a_damaged_small_blob_is_500(user_client, blob):
+    filesystem.path_for(blob.key).write_bytes(b"\x00" * 1024)
+    assert user_client.head("/blobs/docs/report.pdf").status_code == 500
+
+
+@pytest.mark.parametrize("header", ["bytes=0-", f"bytes=0-{3 * MiB - 1}", f"bytes=-{3 * MiB}"])
+def test_a_range_covering_a_damaged_large_blob_is_verified(user_client, put, header):
+    content = b"a" * (3 * MiB)
+    put(content, key="large")
+    filesystem.path_for("large").write_bytes(b"a" * (3 * MiB - 1) + b"b")
+    response = user_client.get("/blobs/large", headers={"Range": header})
+    assert response.status_code == 206
+    received: list[bytes] = []
+    with pytest.raises(BlobIntegrityError, match="sha256"):
+        received.extend(response.streaming_content)
+    response.close()
+    assert sum(map(len, received)) < len(content)  # never the whole damaged body
+
+
+@pytest.mark.parametrize("damage", ["directory", "symlink"])
+def test_damaged_storage_is_an_integrity_error_json(user_client, blob, put, damage):
+    other = put(b"another blob", key="other")
+    path = filesystem.path_for(blob.key)
+    path.unlink()
+    if damage == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to(filesystem.path_for(other.key))  # inside the root, but not this blob's
+    response = user_client.get("/blobs/docs/report.pdf")
+    assert response.status_code == 500
+    assert response.json()["code"] == "integrity_error"
+    assert response["Content-Type"] == "application/json"
+    with pytest.raises(BlobIntegrityError, match=r"docs/report\.pdf"):
+        blobs_read(blob.key)
+
+
+def blobs_read(key: str) -> bytes:
+    from trellis import blobs
+
+    return blobs.read_bytes(key)
+
+
 def test_missing_blob_gives_404_json(user_client):
     response = user_client.get("/blobs/no/such/key")
     assert response.status_code == 404

@@ -19,6 +19,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from typing import IO, BinaryIO
 from trellis.core import hookimpl
 
 from . import hookspecs
-from ._errors import InvalidKey, KeyExists, NotFound
+from ._errors import BlobIntegrityError, InvalidKey, KeyExists, NotFound
 from ._keys import validate_key
 from ._settings import filesystem_root
 from ._types import StoredBlob
@@ -47,29 +48,49 @@ _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, er
 
 
 def path_for(key: str, root: Path | None = None) -> Path:
-    """The file that holds ``key``'s content, checked to lie inside the root.
+    """The file that holds ``key``'s content, its directories checked to lie inside the root.
 
-    :raises InvalidKey: the key is malformed, or its path would leave the root (a symbolic
-        link inside the root pointing elsewhere, for instance).
+    :raises InvalidKey: the key is malformed.
+    :raises BlobIntegrityError: a directory on the way is a symbolic link (the root is
+        damaged: no key reaches anything outside it, nor another key's files).
     """
     return _locate(key, root)[0]
 
 
 def _locate(key: str, root: Path | None = None) -> tuple[Path, Path]:
-    """``(content file, its second-level fan-out directory)`` for ``key``."""
+    """``(content file, its second-level fan-out directory)`` for ``key``.
+
+    The directories are resolved; the content file itself is not (a symbolic link or a
+    directory in its place is found by the operation, without following it).
+    """
     key = validate_key(key)
     root = (root or filesystem_root()).resolve()
     digest = hashlib.sha256(key.encode("ascii")).hexdigest()
     *dirs, leaf = key.split("/")
     bucket = root / digest[:2] / digest[2:4]
     path = bucket.joinpath(*(d + DIR_SUFFIX for d in dirs), leaf)
-    resolved = path.resolve()
-    if resolved != path or not resolved.is_relative_to(root):
-        raise InvalidKey(
-            f"blob key {key!r} resolves to {resolved}, not {path} inside the blob root "
-            f"{root}; remove the symbolic link that leads there"
+    parent = path.parent.resolve()
+    if parent != path.parent or not parent.is_relative_to(root):
+        raise BlobIntegrityError(
+            f"the blob root {root} is damaged: the directory of key {key!r} resolves to "
+            f"{parent}, not {path.parent}; remove the symbolic link that leads there"
         )
-    return resolved, bucket
+    return path, bucket
+
+
+def _damaged(key: str, path: Path, what: str) -> BlobIntegrityError:
+    return BlobIntegrityError(
+        f"the content of blob {key!r} is damaged: {path} is {what}, not a regular file; "
+        "restore the content from a backup or delete the blob"
+    )
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "a special file"
 
 
 @hookimpl
@@ -97,30 +118,64 @@ def blobs_write(key: str, stream: BinaryIO) -> int:
 
 @hookimpl
 def blobs_open(key: str) -> BinaryIO:
-    """The content file opened for buffered binary reading."""
+    """The content file opened for buffered binary reading.
+
+    Never follows a symbolic link and never blocks on a special file: anything but a regular
+    file where the content should be raises ``BlobIntegrityError``.
+    """
     path = path_for(key)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        return path.open("rb")
+        fd = os.open(path, flags)
     except (FileNotFoundError, NotADirectoryError):
         raise NotFound(f"no content stored under key {key!r} in {filesystem_root()}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
+            raise _damaged(key, path, "a symbolic link") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _damaged(key, path, _kind(mode))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @hookimpl
 def blobs_delete(key: str) -> bool:
-    """Unlink the content file and prune the key's directories left empty."""
+    """Unlink the content file and prune the key's directories left empty.
+
+    A symbolic link in the content file's place is unlinked like a file (never followed);
+    a directory there raises ``BlobIntegrityError``.
+    """
     path, bucket = _locate(key)
     try:
         path.unlink()
     except (FileNotFoundError, NotADirectoryError):
         return False
+    except IsADirectoryError:
+        raise _damaged(key, path, "a directory") from None
     _prune(path.parent, stop=bucket)
     return True
 
 
 @hookimpl
 def blobs_exists(key: str) -> bool:
-    """Whether the content file exists."""
-    return path_for(key).is_file()
+    """Whether a regular file holds the key's content (a symbolic link is never followed).
+
+    :raises BlobIntegrityError: something else is in its place.
+    """
+    path = path_for(key)
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not stat.S_ISREG(mode):
+        raise _damaged(key, path, _kind(mode))
+    return True
 
 
 @hookimpl
@@ -251,11 +306,11 @@ def _scan(root: Path) -> Iterator[StoredBlob]:
         if (digest[:2], digest[2:4]) != parts[:2]:
             continue  # not where path_for() puts it: not reachable as a blob
         try:
-            stat = entry.stat(follow_symlinks=False)
+            info = entry.stat(follow_symlinks=False)
         except FileNotFoundError:  # deleted while we walked
             continue
         yield StoredBlob(
-            key=key, length=stat.st_size, modified=datetime.fromtimestamp(stat.st_mtime, UTC)
+            key=key, length=info.st_size, modified=datetime.fromtimestamp(info.st_mtime, UTC)
         )
 
 

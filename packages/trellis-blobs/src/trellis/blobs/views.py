@@ -11,14 +11,18 @@ from one reading of the metadata. Errors are JSON ``{"code", "message", "field"}
 - 401 ``not_authenticated``: no logged-in user (with ``WWW-Authenticate: Session``);
 - 400 ``invalid_key``: the key is malformed;
 - 404 ``not_found``: no blob has the key, or the user may not read it;
-- 405 ``method_not_allowed``: anything but GET and HEAD;
+- 405 ``method_not_allowed``: anything but GET and HEAD (with ``Allow``; the view is exempt
+  from CSRF checks because it never writes, so a POST gets this answer, not a CSRF page);
 - 409 ``blob_changed``: the blob was deleted and stored again under its key while the
   response was being prepared (content no longer matching the metadata read); request it
   again;
 - 416 ``range_not_satisfiable``: the ``Range`` starts past the end (``Content-Range: bytes */N``);
-- 500 ``integrity_error``: the stored content does not match its metadata. Blobs up to 1 MiB
-  are verified before the response starts; a larger download is cut short before its last
-  chunk instead, so the client sees a failed transfer, never complete bad content.
+- 500 ``integrity_error``: the stored content is missing, damaged (a directory or a symbolic
+  link where the content file should be) or does not match its metadata. Blobs up to 1 MiB
+  are verified before the response starts (``HEAD`` too: it answers what ``GET`` would); a
+  larger download, or a range covering the whole blob (``bytes=0-``), is cut short before
+  its last chunk instead, so the client sees a failed transfer, never complete bad content.
+  A partial range cannot be checked against the sha256 and is served as stored.
 
 A failing provider raises ``BlobProviderFailed`` or ``BlobStoreUnavailable`` out of the view:
 trellis-core's edge middleware answers them under this ``api=True`` mount as JSON 502
@@ -31,7 +35,8 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, parse_etags
+from django.views.decorators.csrf import csrf_exempt
 
 from ._errors import BlobIntegrityError, InvalidKey, NotFound
 from ._ranges import ByteRange, RangeNotSatisfiable, parse_range
@@ -46,6 +51,7 @@ SMALL = CHUNK_SIZE
 """Blobs up to this size are read and verified before the response starts."""
 
 
+@csrf_exempt  # read-only: every other method is answered 405, never a CSRF page
 def download(request: HttpRequest, key: str) -> HttpResponse | StreamingHttpResponse:
     """Stream a blob's content to a logged-in user."""
     if request.method not in {"GET", "HEAD"}:
@@ -68,7 +74,8 @@ def download(request: HttpRequest, key: str) -> HttpResponse | StreamingHttpResp
         return _error(404, "not_found", str(not_found(info.key)), field="key")
 
     etag = f'"{info.sha256}"'
-    if {etag, "*"} & _etags(request.headers.get("If-None-Match", "")):
+    # parse_etags drops a W/ prefix: If-None-Match compares weakly (RFC 9110 13.1.2).
+    if {etag, "*"} & set(parse_etags(request.headers.get("If-None-Match", ""))):
         not_modified = HttpResponse(status=304)
         _headers(not_modified, info, etag)
         return not_modified
@@ -133,15 +140,21 @@ def _content_response(
 ) -> HttpResponse | StreamingHttpResponse:
     status = 200 if wanted is None else 206
     length = info.length if wanted is None else wanted.stop - wanted.start
+    whole = wanted is None or (wanted.start == 0 and wanted.stop == info.length)
     response: HttpResponse | StreamingHttpResponse
     if request.method == "HEAD":
+        # The answer GET would give: a small blob is read and verified, a larger one opened,
+        # so missing or damaged content is not announced as 200.
+        with blob_open_from_info(info) as reader:
+            if info.length <= SMALL:
+                reader.read()
         response = HttpResponse(status=status)
     elif info.length <= SMALL:
         with blob_open_from_info(info) as reader:
             content = reader.read()  # verified against the headers' metadata before sending
         body = content if wanted is None else content[wanted.start : wanted.stop]
         response = HttpResponse(body, status=status)
-    elif wanted is None:
+    elif whole:  # a range covering every byte (bytes=0-) is verified like a full read
         response = StreamingHttpResponse(HeldBackChunks(blob_open_from_info(info)), status=status)
     else:
         response = StreamingHttpResponse(
@@ -166,10 +179,6 @@ def _headers(response: HttpResponse | StreamingHttpResponse, info: BlobInfo, eta
     # Uploaded content is served as a download, never rendered as a page of this site.
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 def _error(status: int, code: str, message: str, *, field: str | None = None) -> JsonResponse:
