@@ -103,6 +103,49 @@ def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
+def hanging_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[socket.socket]]:
+    """Select the s3 provider at a server that accepts connections and never answers.
+
+    Read timeout 0.5 s and 2 attempts, so a request gives up within about a second. The
+    value lists the connections the server accepted (each attempt is one).
+    """
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)  # so the accepting thread sees `stop` soon
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(connection)  # kept open, never answered
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    env = {
+        "TRELLIS_BLOBS_S3_BUCKET": "trellis-hanging",
+        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
+        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
+        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
+        "TRELLIS_BLOBS_S3_READ_TIMEOUT": "0.5",
+        "TRELLIS_BLOBS_S3_MAX_ATTEMPTS": "2",
+    }
+    try:
+        with s3_selected(monkeypatch, env):
+            yield accepted
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+@pytest.fixture
 def stoppable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """Select the s3 provider on a moto server of the test's own; call the value to stop it.
 

@@ -25,6 +25,34 @@ def test_an_unreachable_s3_raises_blob_store_unavailable(unreachable_s3):
     assert not blobs.list_blobs(parent_id="form-1")  # nothing half-written
 
 
+def test_a_hanging_s3_server_is_a_typed_timeout_after_the_configured_attempts(hanging_s3):
+    with pytest.raises(blobs.BlobStoreTimeout, match="provider 's3' failed while storing") as info:
+        blobs.put(b"x", domain="demo", parent_id="form-1", type_code=1)
+    error = info.value
+    assert isinstance(error, blobs.BlobStoreUnavailable) and isinstance(error, ProviderUnavailable)
+    assert "ReadTimeoutError" in str(error)
+    assert len(hanging_s3) == 2  # TRELLIS_BLOBS_S3_MAX_ATTEMPTS=2: one retry, then given up
+    assert not blobs.list_blobs(parent_id="form-1")
+
+
+def test_a_download_from_a_hanging_s3_server_is_503_json(admin_client, hanging_s3):
+    from trellis.blobs.models import BlobMeta
+
+    BlobMeta.objects.create(
+        key="photos/1.jpg",
+        domain="demo",
+        parent_id="form-1",
+        type_code=1,
+        length=1,
+        sha256="0" * 64,
+    )
+    response = admin_client.get("/blobs/photos/1.jpg")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response.json()["code"] == "provider_unavailable"
+    assert "ReadTimeoutError" in response.json()["message"]  # staff see the cause
+
+
 def test_credentials_in_an_endpoint_url_stay_out_of_the_message(unreachable_s3, monkeypatch):
     import os
 
@@ -123,3 +151,38 @@ def test_a_failing_stream_is_the_callers_error_not_the_providers():
     with pytest.raises(OSError, match="the upload was interrupted") as raised:
         blobs.put(Broken(), domain="demo", parent_id="form-1", type_code=1)
     assert not isinstance(raised.value, blobs.BlobError)
+
+
+def test_a_hung_bucket_check_does_not_block_other_clients(hanging_s3, monkeypatch, server, bucket):
+    """The first use of a client checks its bucket over the network, outside any lock."""
+    import threading
+    import time
+
+    from trellis.blobs import s3
+
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_READ_TIMEOUT", "30")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_MAX_ATTEMPTS", "1")
+    hung_settings = s3.load_settings()
+    outcome: list[BaseException] = []
+
+    def first_use() -> None:
+        try:
+            s3._client(hung_settings)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    checking = threading.Thread(target=first_use)
+    checking.start()
+    deadline = time.monotonic() + 10
+    while not hanging_s3 and time.monotonic() < deadline:  # the check's request has arrived
+        time.sleep(0.01)
+    assert hanging_s3, "the bucket check never reached the hanging server"
+    for name, value in server.env(bucket).items():
+        monkeypatch.setenv(name, value)
+    assert s3._client(s3.load_settings()) is not None  # another endpoint: not held up
+    assert checking.is_alive()  # ... while the first check still waits for its answer
+    for connection in hanging_s3:
+        connection.close()  # the hung server goes away; the first check fails now
+    checking.join(timeout=30)
+    assert not checking.is_alive()
+    assert outcome, "the check of an endpoint that closed the connection cannot succeed"

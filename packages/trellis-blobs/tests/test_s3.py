@@ -265,6 +265,11 @@ def test_secrets_never_show(host, monkeypatch):
         ("TRELLIS_BLOBS_S3_ADDRESSING_STYLE", "sideways", "auto, path or virtual"),
         ("TRELLIS_BLOBS_S3_CONDITIONAL_WRITES", "maybe", "must be a boolean"),
         ("TRELLIS_BLOBS_S3_PREFIX", "../up", "PREFIX is not usable"),
+        ("TRELLIS_BLOBS_S3_CONNECT_TIMEOUT", "0", "number of seconds above 0"),
+        ("TRELLIS_BLOBS_S3_READ_TIMEOUT", "soon", "number of seconds above 0"),
+        ("TRELLIS_BLOBS_S3_READ_TIMEOUT", "inf", "at most 3600"),
+        ("TRELLIS_BLOBS_S3_MAX_ATTEMPTS", "0", "whole number from 1 to 10"),
+        ("TRELLIS_BLOBS_S3_MAX_ATTEMPTS", "2.5", "whole number from 1 to 10"),
     ],
 )
 def test_unusable_settings_are_named(prefix, monkeypatch, name, value, message):
@@ -272,6 +277,17 @@ def test_unusable_settings_are_named(prefix, monkeypatch, name, value, message):
     with pytest.raises(ConfigurationError, match=message) as raised:
         s3.load_settings()
     assert name in str(raised.value)
+
+
+def test_timeouts_and_attempts_have_defaults_and_reach_the_client(prefix, monkeypatch):
+    defaults = s3.load_settings()
+    assert (defaults.connect_timeout, defaults.read_timeout, defaults.max_attempts) == (5, 30, 3)
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_CONNECT_TIMEOUT", "2.5")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_READ_TIMEOUT", "7")
+    monkeypatch.setenv("TRELLIS_BLOBS_S3_MAX_ATTEMPTS", "4")
+    config = s3._new_client(s3.load_settings()).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2.5, 7)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}
 
 
 def test_one_client_per_configuration(host, monkeypatch):

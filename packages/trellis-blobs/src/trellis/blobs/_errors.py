@@ -55,30 +55,42 @@ class BlobStoreUnavailable(BlobProviderFailed, ProviderUnavailable):
     """
 
 
+class BlobStoreTimeout(BlobStoreUnavailable):
+    """The blob store did not answer in time (``TRELLIS_BLOBS_S3_CONNECT_TIMEOUT`` or
+    ``_READ_TIMEOUT`` for S3, after its retries); retrying later may work (503)."""
+
+
+_TIMEOUT_BOTOCORE = ("ConnectTimeoutError", "ReadTimeoutError")
 _UNAVAILABLE_BOTOCORE = (
     "EndpointConnectionError",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
     "ConnectionClosedError",
+    "IncompleteReadError",  # the connection broke in the middle of a body
+    "ResponseStreamingError",
 )
 
 
-def _unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
+def _botocore(exc: BaseException, names: tuple[str, ...]) -> bool:
     botocore = sys.modules.get("botocore.exceptions")  # never imported: not a botocore error
     return botocore is not None and isinstance(
-        exc, tuple(getattr(botocore, name) for name in _UNAVAILABLE_BOTOCORE)
+        exc, tuple(getattr(botocore, name) for name in names if hasattr(botocore, name))
     )
+
+
+def _failure_kind(exc: BaseException) -> type[BlobProviderFailed]:
+    if isinstance(exc, TimeoutError) or _botocore(exc, _TIMEOUT_BOTOCORE):
+        return BlobStoreTimeout
+    if isinstance(exc, ConnectionError) or _botocore(exc, _UNAVAILABLE_BOTOCORE):
+        return BlobStoreUnavailable
+    return BlobProviderFailed
 
 
 def provider_failure(exc: Exception, provider: str, action: str) -> BlobProviderFailed:
     """The typed error for a provider's own failure ``exc`` (raise it ``from exc``).
 
-    Connection refused or reset and timeouts give :class:`BlobStoreUnavailable`; anything
-    else :class:`BlobProviderFailed`.
+    Timeouts give :class:`BlobStoreTimeout`; connections refused, reset or broken mid-body
+    :class:`BlobStoreUnavailable`; anything else :class:`BlobProviderFailed`.
     """
-    kind = BlobStoreUnavailable if _unavailable(exc) else BlobProviderFailed
+    kind = _failure_kind(exc)
     return kind(f"provider {provider!r} failed while {action}: {describe(exc)}", provider=provider)
 
 

@@ -4,7 +4,7 @@ Select it with ``TRELLIS_BLOBS_PROVIDER=s3`` and install ``trellis-blobs[s3]`` (
 boto3 is imported on first use, so this module imports, and the plugin loads, without it.
 
 Settings are read on every call, each from the environment first, then from Django settings
-of the same name:
+of the same name (the provider choice itself is read once per process):
 
 ========================================  ===================================================
 ``TRELLIS_BLOBS_S3_BUCKET``               bucket name (required)
@@ -18,7 +18,16 @@ of the same name:
 ``TRELLIS_BLOBS_S3_MULTIPART_CHUNKSIZE``  part size, at least 5 MiB (``8MiB``)
 ``TRELLIS_BLOBS_S3_MAX_CONCURRENCY``      parts uploaded at once per write (``3``)
 ``TRELLIS_BLOBS_S3_CONDITIONAL_WRITES``   create with ``If-None-Match: *`` (on)
+``TRELLIS_BLOBS_S3_CONNECT_TIMEOUT``      seconds to open a connection (``5``)
+``TRELLIS_BLOBS_S3_READ_TIMEOUT``         seconds a request may wait for data (``30``)
+``TRELLIS_BLOBS_S3_MAX_ATTEMPTS``         attempts per request, retries included (``3``)
 ========================================  ===================================================
+
+A request that times out on every attempt raises ``BlobStoreTimeout``; an unreachable
+endpoint or a connection broken mid-body ``BlobStoreUnavailable`` (both answer 503 at the
+download endpoint); any other failure ``BlobProviderFailed`` (502). With the defaults a hung
+server is given up on after at most about 3 x (5 + 30) seconds, not botocore's 60 s per read
+and 5 attempts.
 
 One boto3 client is kept per distinct connection configuration and process. Secrets never
 appear in ``repr``, logs or error messages. Choosing providers and moving between them:
@@ -63,6 +72,10 @@ DEFAULT_CONCURRENCY = 3
 """Parts of one write uploaded at once. A large write holds about ``(this + 2)`` parts in
 memory; 3 keeps a 256 MiB upload under 64 MiB of peak RSS growth with 8 MiB parts (4 measured
 61-67 MiB, glibc's per-thread arenas included)."""
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MAX_ATTEMPTS = 3
+"""Attempts per request, the first included (botocore's ``standard`` retry mode)."""
 SCAN_PAGE_SIZE = 1000
 """Keys per ``ListObjectsV2`` request of ``blobs_scan`` (S3's maximum)."""
 PREFIX = "TRELLIS_BLOBS_S3_"
@@ -87,6 +100,9 @@ class S3Settings:
     multipart_chunksize: int = DEFAULT_PART_SIZE
     max_concurrency: int = DEFAULT_CONCURRENCY
     conditional_writes: bool = True
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
     def object_key(self, key: str) -> str:
         """The S3 object key holding blob ``key``."""
@@ -142,6 +158,9 @@ def load_settings() -> S3Settings:
         multipart_chunksize=_number("MULTIPART_CHUNKSIZE", DEFAULT_PART_SIZE, minimum=MIN_PART),
         max_concurrency=_number("MAX_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1),
         conditional_writes=_flag("CONDITIONAL_WRITES", default=True),
+        connect_timeout=_seconds("CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+        read_timeout=_seconds("READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
+        max_attempts=_attempts(),
     )
 
 
@@ -158,6 +177,33 @@ def _number(name: str, default: int, *, minimum: int) -> int:
     if number < minimum:
         raise ConfigurationError(f"{PREFIX}{name} must be at least {minimum}; found {value!r}")
     return number
+
+
+def _seconds(name: str, default: float) -> float:
+    value = setting(PREFIX + name)
+    if value is None:
+        return default
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise ConfigurationError(
+            f"{PREFIX}{name} must be a number of seconds above 0 and at most 3600; found {value!r}"
+        )
+    return seconds
+
+
+def _attempts() -> int:
+    value = setting(PREFIX + "MAX_ATTEMPTS")
+    if value is None:
+        return DEFAULT_MAX_ATTEMPTS
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 10):
+        raise ConfigurationError(
+            f"{PREFIX}MAX_ATTEMPTS must be a whole number from 1 to 10; found {value!r}"
+        )
+    return int(text)
 
 
 def _flag(name: str, *, default: bool) -> bool:
@@ -224,16 +270,22 @@ def _client(settings: S3Settings) -> Any:
         settings.secret_access_key,
         settings.conditional_writes,
         settings.max_concurrency,
+        settings.connect_timeout,
+        settings.read_timeout,
+        settings.max_attempts,
     )
     client = _clients.get(cache_key)
     if client is not None and (cache_key, settings.bucket) in _checked:
         return client
-    with _clients_lock:
+    with _clients_lock:  # creating a client does no network I/O
         client = _clients.get(cache_key)
         if client is None:
             client = _clients[cache_key] = _new_client(settings)
-        if (cache_key, settings.bucket) not in _checked:
-            _check_bucket(client, settings)
+    # The bucket check is a request: never under the lock, so a hung endpoint cannot stall
+    # every other thread's client look-up. Two threads may both check once; that is harmless.
+    if (cache_key, settings.bucket) not in _checked:
+        _check_bucket(client, settings)
+        with _clients_lock:
             _checked.add((cache_key, settings.bucket))
     return client
 
@@ -243,8 +295,9 @@ def _new_client(settings: S3Settings) -> Any:
     config = _import("botocore.config").Config(
         region_name=settings.region,
         s3={"addressing_style": settings.addressing_style},
-        retries={"mode": "standard"},
-        connect_timeout=10,
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
         max_pool_connections=max(10, settings.max_concurrency * 2),
     )
     session = boto3.session.Session()  # sessions are not thread-safe: one per client
