@@ -140,7 +140,8 @@ def _content_response(
 ) -> HttpResponse | StreamingHttpResponse:
     status = 200 if wanted is None else 206
     length = info.length if wanted is None else wanted.stop - wanted.start
-    whole = wanted is None or (wanted.start == 0 and wanted.stop == info.length)
+    covers_all = wanted is not None and wanted.start == 0 and wanted.stop == info.length
+    part = None if covers_all else wanted  # a range that covers every byte is a full read
     response: HttpResponse | StreamingHttpResponse
     if request.method == "HEAD":
         # The answer GET would give: a small blob is read and verified, a larger one opened,
@@ -154,11 +155,11 @@ def _content_response(
             content = reader.read()  # verified against the headers' metadata before sending
         body = content if wanted is None else content[wanted.start : wanted.stop]
         response = HttpResponse(body, status=status)
-    elif whole:  # a range covering every byte (bytes=0-) is verified like a full read
+    elif part is None:  # the whole blob, or bytes=0-: verified like a full read
         response = StreamingHttpResponse(HeldBackChunks(blob_open_from_info(info)), status=status)
     else:
         response = StreamingHttpResponse(
-            blob_open_range(info, wanted.start, wanted.stop), status=status
+            blob_open_range(info, part.start, part.stop), status=status
         )
     _headers(response, info, etag)
     response["Content-Type"] = info.content_type
