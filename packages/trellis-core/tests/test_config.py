@@ -102,9 +102,7 @@ def test_every_form_of_a_provider_selection(environ, named, trellis, provider, s
         ({"TRELLIS_PLUGINS_DENY": "z"}, {"TRELLIS_PLUGINS_DENY": ["x"]}, {}, {"deny": {"z"}}),
     ],
 )
-def test_every_host_setting_reads_the_django_setting_of_its_name(
-    environ, named, trellis, expected
-):
+def test_every_host_setting_reads_the_django_setting_of_its_name(environ, named, trellis, expected):
     config = Config.load(trellis, environ, named=named)
     for field, value in expected.items():
         assert getattr(config, field) == value
