@@ -39,6 +39,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE / f"{NAME}.db"}}
+DATABASES["default"]["OPTIONS"] = {  # as shared-docs/blobs-providers.md says
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 TRELLIS_BLOBS_ROOT = str(BASE / f"{NAME}-blobs")
 """
 
@@ -75,6 +79,33 @@ compose(globals())
 from trellis.core.django import plugin_urlpatterns
 
 urlpatterns = plugin_urlpatterns()
+""",
+    # What startproject gives (SQLite without options, no root), plus a provider in settings.py.
+    "settings_bare.py": """
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent
+SECRET_KEY = "plain-project-test-only"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "trellis.blobs"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE / "bare.db"}}
+TRELLIS_BLOBS_PROVIDER = "s3"
+""",
+    "check_bare.py": """
+import json
+
+import django
+
+django.setup()
+
+from django.core import checks
+from trellis.core import get_host
+
+print(json.dumps({
+    "provider": get_host().selected_provider("blobs"),
+    "checks": {m.id: m.msg for m in checks.run_checks() if m.id.startswith("trellis_blobs")},
+}))
 """,
     "use_blobs.py": """
 import io
@@ -189,3 +220,16 @@ def test_wheel_installs_and_works_in_a_plain_django_project(tmp_path: Path) -> N
         assert {"core", "blobs", "blobs-filesystem", "blobs-s3"} <= set(result["plugins"])
         stored = [p for p in (project / f"{variant}-blobs").rglob("*") if p.is_file()]
         assert len(stored) == 2, stored
+
+    # The provider named in settings.py is the one selected, and the checks say what is
+    # missing for it and for concurrent use of SQLite (boto3 is not installed here).
+    output = _run(
+        python,
+        "check_bare.py",
+        cwd=project,
+        env={"DJANGO_SETTINGS_MODULE": "settings_bare", "PYTHONPATH": str(project)},
+    )
+    bare = json.loads(output.strip().splitlines()[-1])
+    assert bare["provider"] == "s3"
+    assert "needs boto3" in bare["checks"]["trellis_blobs.E003"]
+    assert {"trellis_blobs.W002", "trellis_blobs.W003"} <= set(bare["checks"])

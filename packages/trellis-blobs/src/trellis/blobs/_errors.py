@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from trellis.core import ProviderFailed, ProviderUnavailable, TrellisError
+from trellis.core import ConfigurationError, ProviderFailed, ProviderUnavailable, TrellisError
 
 
 class BlobError(TrellisError):
@@ -96,14 +96,15 @@ def provider_failure(exc: Exception, provider: str, action: str) -> BlobProvider
 
 @contextmanager
 def provider_errors(provider: str | Callable[[], str], action: str) -> Iterator[None]:
-    """Re-raise a provider's own failure (not a :class:`BlobError`) as a typed blobs error.
+    """Re-raise a provider's own failure as a typed blobs error (``BlobError`` and a
+    ``ConfigurationError`` of its settings pass through as they are).
 
     :param provider: the provider's name, or a function giving it (called only on failure).
     :param action: what was being done, e.g. ``"opening blob 'k'"``.
     """
     try:
         yield
-    except BlobError:
+    except (BlobError, ConfigurationError):  # typed already, or the settings' fault
         raise
     except Exception as exc:
         name = provider if isinstance(provider, str) else provider()

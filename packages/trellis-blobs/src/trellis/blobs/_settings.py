@@ -57,14 +57,46 @@ def max_size() -> int:
     return DEFAULT_MAX_SIZE if value is None else parse_size(value, "TRELLIS_BLOBS_MAX_SIZE")
 
 
+def root_setting() -> tuple[str, str]:
+    """``(configured root, where it came from)`` of the filesystem provider, unresolved.
+
+    ``TRELLIS_BLOBS_ROOT``; else ``<TRELLIS_DATA_DIR>/blobs``; else ``var/blobs`` (relative to
+    the working directory). Each is read by the settings rule.
+    """
+    root = setting("TRELLIS_BLOBS_ROOT")
+    if root is not None:
+        return str(root), "TRELLIS_BLOBS_ROOT"
+    data_dir = setting("TRELLIS_DATA_DIR")
+    if data_dir:
+        return str(Path(str(data_dir), "blobs")), "TRELLIS_DATA_DIR"
+    return str(Path("var", "blobs")), "the default root"
+
+
 def filesystem_root() -> Path:
     """Where the filesystem provider keeps content, as an absolute path.
 
-    ``TRELLIS_BLOBS_ROOT``; else ``<TRELLIS_DATA_DIR>/blobs``; else ``./var/blobs`` (relative to
-    the working directory, which a system check warns about). Each is read by the settings rule.
+    A relative root (see :func:`root_setting`) is taken from the working directory, so a
+    command run elsewhere would see another store: the system check warns about it, and the
+    production profile (``TRELLIS_PROFILE=production``) refuses it.
+
+    :raises ConfigurationError: a relative root under the production profile.
     """
-    root = setting("TRELLIS_BLOBS_ROOT")
-    if root is None:
-        data_dir = setting("TRELLIS_DATA_DIR")
-        root = Path(str(data_dir), "blobs") if data_dir else Path("var", "blobs")
-    return Path(str(root)).expanduser().absolute()
+    root, source = root_setting()
+    path = Path(root).expanduser()
+    if path.is_absolute():
+        return path
+    if setting("TRELLIS_PROFILE") == "production":
+        raise ConfigurationError(
+            relative_root_message(root, source) + "; the production profile refuses it"
+        )
+    return path.absolute()
+
+
+def relative_root_message(root: str, source: str) -> str:
+    """Why a relative blob root is a problem, naming the setting to fix."""
+    setting_name = source if source.startswith("TRELLIS_") else "TRELLIS_BLOBS_ROOT"
+    return (
+        f"the filesystem blobs root {root!r} ({source}) is a relative path, so it depends on "
+        f"the working directory: a command run elsewhere sees another, empty store; set "
+        f"{setting_name} to an absolute path"
+    )

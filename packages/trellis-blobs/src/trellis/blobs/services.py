@@ -26,7 +26,7 @@ from typing import IO
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from trellis.core import Host, get_host
+from trellis.core import ConfigurationError, Host, get_host
 
 from ._errors import (
     BlobError,
@@ -200,7 +200,7 @@ def _write(host: Host, key: str, reader: MeteredReader) -> int:
             if exc is not failed:
                 raise failed from exc
             raise
-        if isinstance(exc, Exception) and not isinstance(exc, BlobError):
+        if isinstance(exc, Exception) and not isinstance(exc, BlobError | ConfigurationError):
             raise provider_failure(exc, selected_provider(host), f"storing blob {key!r}") from exc
         raise
     return written
