@@ -106,8 +106,8 @@ def delete_contents(host: Host, keys: Iterable[str]) -> int:
 def delete_contents_on_commit(keys: list[str]) -> None:
     """Delete the content of ``keys`` once the current transaction commits (now in autocommit).
 
-    A rolled-back delete therefore loses nothing. Until the commit the content stays, so
-    :func:`deletion_pending` tells ``put`` that such a key cannot be stored again yet.
+    A rolled-back delete therefore loses nothing. Until the commit the content stays, so a
+    ``put`` of such a key in the same transaction meets the content and is refused.
     """
     if not keys:
         return
@@ -130,10 +130,6 @@ class ContentDeletion:
     def __init__(self, host: Host, keys: list[str]) -> None:
         self.host = host
         self.keys = keys
-        self._members = frozenset(keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._members
 
     def __call__(self) -> None:
         model = meta_model()
@@ -151,26 +147,6 @@ class ContentDeletion:
             )
             return
         delete_contents(self.host, [key for key in self.keys if key not in stored])
-
-
-def deletion_pending(key: str) -> bool:
-    """Whether the current transaction deleted blob ``key``, whose content goes at commit.
-
-    Django keeps the current transaction's on-commit callbacks in ``connection.run_on_commit``
-    as ``(savepoint ids, callback, robust)``, dropping those of rolled-back savepoints (its own
-    ``TestCase.captureOnCommitCallbacks`` reads it the same way). Should that ever change, this
-    answers ``False`` and the provider's ``KeyExists`` still refuses the key.
-    """
-    from django.db import transaction
-
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        return False
-    for entry in getattr(connection, "run_on_commit", ()):
-        callback = entry[1] if isinstance(entry, tuple) and len(entry) > 1 else None
-        if isinstance(callback, ContentDeletion) and key in callback:
-            return True
-    return False
 
 
 def _sample(keys: list[str], shown: int = 5) -> str:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -41,7 +41,6 @@ from ._rows import (
     batched,
     delete_contents,
     delete_contents_on_commit,
-    deletion_pending,
     meta_model,
     not_found,
     selected_provider,
@@ -104,7 +103,8 @@ def blob_put(
     :raises BlobTooLarge: the content is longer than ``length`` or ``TRELLIS_BLOBS_MAX_SIZE``.
     :raises BlobTruncated: the stream ended before ``length`` bytes.
     """
-    key = new_key() if key is None else validate_key(key)
+    chosen = key is not None
+    key = validate_key(key) if key is not None else new_key()
     _check_fields(
         key,
         domain=domain,
@@ -124,16 +124,9 @@ def blob_put(
             )
     expires_at = None if expires is None else to_datetime(expires, key=key)
     model = meta_model()
-    if model.objects.filter(key=key).exists():
-        raise KeyExists(
-            f"a blob with key {key!r} already exists; keys are immutable: delete it first or "
-            "store under another key (the default is a fresh trellis.blobs.new_key())"
-        )
-    if deletion_pending(key):
-        raise KeyExists(
-            f"blob {key!r} was deleted in this transaction, and its content is removed only "
-            "when the transaction commits: commit first, or store under another key"
-        )
+    host = get_host()
+    if chosen:  # a fresh random key cannot be taken: the unique index and the provider say so
+        _check_free(host, model, key)
     reader = MeteredReader(
         _as_stream(content, key),
         key=key,
@@ -141,7 +134,6 @@ def blob_put(
         length=length,
         limit_source="TRELLIS_BLOBS_MAX_SIZE",
     )
-    host = get_host()
     written = _write(host, key, reader)
     try:
         _check_written(host, key, reader, written)
@@ -170,6 +162,25 @@ def blob_put(
         delete_contents(host, [key])
         raise
     return to_info(row)
+
+
+def _check_free(host: Host, model: Any, key: str) -> None:
+    """Refuse a chosen key before reading the caller's stream: a row, or content, has it."""
+    if model.objects.filter(key=key).exists():
+        raise KeyExists(
+            f"a blob with key {key!r} already exists; keys are immutable: delete it first or "
+            "store under another key (the default is a fresh trellis.blobs.new_key())"
+        )
+    with provider_errors(lambda: selected_provider(host), f"checking key {key!r}"):
+        stored = host.call("blobs_exists", key=key)
+    if stored:
+        raise KeyExists(
+            f"content is already stored under key {key!r} without a committed blob: if blob "
+            f"{key!r} was deleted in this transaction, its content is removed only when the "
+            "transaction commits, so commit first; otherwise another put of the key is in "
+            "progress, or a put that rolled back left it until `manage.py blobs_reap` removes "
+            "it; or store under another key"
+        )
 
 
 def _as_stream(content: bytes | IO[bytes], key: str) -> IO[bytes]:
