@@ -50,6 +50,29 @@ def to_info(row: BlobMeta) -> BlobInfo:
     )
 
 
+INFO_FIELDS = (
+    "key",
+    "domain",
+    "parent_id",
+    "type_code",
+    "name",
+    "content_type",
+    "length",
+    "sha256",
+    "created",
+    "expires",
+)
+"""The columns of a :class:`BlobInfo`, in its field order (``values_list(*INFO_FIELDS)``)."""
+
+
+def info_by_key(key: str) -> BlobInfo | None:
+    """The metadata of ``key`` in one indexed query, without building a model instance."""
+    rows = meta_model().objects.filter(key=key).values_list(*INFO_FIELDS)[:1]
+    for values in rows:
+        return BlobInfo(*values)
+    return None
+
+
 def not_found(key: str) -> NotFound:
     """The error for a key without metadata."""
     return NotFound(f"no blob with key {key!r}")

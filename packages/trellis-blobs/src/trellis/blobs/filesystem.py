@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import stat
@@ -60,22 +61,37 @@ def path_for(key: str, root: Path | None = None) -> Path:
 def _locate(key: str, root: Path | None = None) -> tuple[Path, Path]:
     """``(content file, its second-level fan-out directory)`` for ``key``.
 
-    The directories are resolved; the content file itself is not (a symbolic link or a
+    Each directory below the (resolved) root that exists is checked with ``lstat``: a
+    symbolic link there is damage. The content file itself is not checked here (a link or a
     directory in its place is found by the operation, without following it).
     """
     key = validate_key(key)
-    root = (root or filesystem_root()).resolve()
+    base = _real_root(str(root or filesystem_root()))
     digest = hashlib.sha256(key.encode("ascii")).hexdigest()
     *dirs, leaf = key.split("/")
-    bucket = root / digest[:2] / digest[2:4]
-    path = bucket.joinpath(*(d + DIR_SUFFIX for d in dirs), leaf)
-    parent = path.parent.resolve()
-    if parent != path.parent or not parent.is_relative_to(root):
-        raise BlobIntegrityError(
-            f"the blob root {root} is damaged: the directory of key {key!r} resolves to "
-            f"{parent}, not {path.parent}; remove the symbolic link that leads there"
-        )
-    return path, bucket
+    parts = (digest[:2], digest[2:4], *(d + DIR_SUFFIX for d in dirs))
+    current = str(base)
+    for part in parts:
+        current = f"{current}{os.sep}{part}"
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            break  # not made yet: nothing below it exists either
+        if stat.S_ISLNK(mode):
+            raise BlobIntegrityError(
+                f"the blob root {base} is damaged: {current}, a directory of key {key!r}, "
+                f"is a symbolic link; remove the symbolic link"
+            )
+        if not stat.S_ISDIR(mode):
+            break  # a file in a directory's place: the operation finds nothing there
+    bucket = base / digest[:2] / digest[2:4]
+    return bucket.joinpath(*parts[2:], leaf), bucket
+
+
+@functools.lru_cache(maxsize=16)
+def _real_root(root: str) -> Path:
+    """The root with its own symbolic links resolved (once per root setting and process)."""
+    return Path(root).resolve()
 
 
 def _damaged(key: str, path: Path, what: str) -> BlobIntegrityError:

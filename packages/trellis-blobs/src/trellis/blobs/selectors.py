@@ -17,7 +17,7 @@ from trellis.core import Host, get_host
 
 from ._errors import BlobIntegrityError, BlobTooLarge, NotFound, provider_errors
 from ._keys import validate_key
-from ._rows import meta_model, not_found, selected_provider, to_info
+from ._rows import info_by_key, meta_model, not_found, selected_provider, to_info
 from ._streams import BlobReader, RangeChunks
 from ._types import BlobInfo
 
@@ -75,11 +75,10 @@ def blob_get_info(key: str) -> BlobInfo:
     :raises InvalidKey: ``key`` is malformed.
     :raises NotFound: no blob has ``key``.
     """
-    key = validate_key(key)
-    row = meta_model().objects.filter(key=key).first()
-    if row is None:
+    info = info_by_key(validate_key(key))
+    if info is None:
         raise not_found(key)
-    return to_info(row)
+    return info
 
 
 def blob_exists(key: str) -> bool:

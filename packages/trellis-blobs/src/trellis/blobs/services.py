@@ -19,11 +19,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from trellis.core import ConfigurationError, Host, get_host
@@ -137,7 +138,11 @@ def blob_put(
     written = _write(host, key, reader)
     try:
         _check_written(host, key, reader, written)
-        with transaction.atomic():  # a savepoint: a failed insert leaves the caller's intact
+        # In the caller's transaction, a savepoint: a failed insert leaves the caller's intact.
+        # In autocommit the single INSERT is atomic by itself (no BEGIN/COMMIT round trips).
+        alias = router.db_for_write(model)
+        in_transaction = transaction.get_connection(alias).in_atomic_block
+        with transaction.atomic(using=alias) if in_transaction else nullcontext():
             row = model.objects.create(
                 key=key,
                 domain=domain,
