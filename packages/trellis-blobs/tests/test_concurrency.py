@@ -337,6 +337,28 @@ def test_two_expiry_runs_share_the_work(
     assert files_under(blob_root) == sorted(kept_file)
 
 
+def test_two_expiry_runs_on_sqlite_wait_for_each_other(tmp_path: Path, blob_root: Path) -> None:
+    """With the documented SQLite settings (WAL, IMMEDIATE) a second run waits, never fails.
+
+    Without ``transaction_mode="IMMEDIATE"`` the second writer got "database is locked"; the
+    blobs system check warns about that configuration (test_checks.py).
+    """
+    with two_workers(tmp_path, blob_root, None) as (a, b):
+        total = 200
+        a.call("seed", count=total, prefix="expired/", keep="kept/forever")
+        a.send("expire", batch_size=5)
+        b.send("expire", batch_size=5)
+        answers = together(a, b)
+        assert all(r["ok"] for r in answers), answers
+        assert sum(expired_count(r) for r in answers) == total
+        assert a.call("keys")["keys"] == ["kept/forever"]
+    from trellis.blobs.filesystem import path_for
+
+    assert files_under(blob_root) == [
+        str(path_for("kept/forever", blob_root).relative_to(blob_root.resolve()))
+    ]
+
+
 # -- a delete racing a read --------------------------------------------------------------------
 
 READ_SIZE = 3 * 1024 * 1024 + 5  # several 1 MiB chunks, below the S3 multipart threshold
