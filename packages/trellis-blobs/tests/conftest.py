@@ -146,6 +146,62 @@ def hanging_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[socket.socket]]
 
 
 @pytest.fixture
+def cutting_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Select the s3 provider at a server that cuts every object body short.
+
+    It answers the bucket check (``HEAD``) with 200, and every other request with a
+    ``Content-Length`` of 1 MiB, 100 bytes of body, and a closed connection.
+    """
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        connection.settimeout(5)
+        while True:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            if not request.startswith(b"HEAD"):
+                break
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        connection.sendall(
+            b'HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nETag: "e"\r\n\r\n' + b"x" * 100
+        )
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                answer(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    env = {
+        "TRELLIS_BLOBS_S3_BUCKET": "trellis-cut-short",
+        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
+        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
+        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
+        "TRELLIS_BLOBS_S3_MAX_ATTEMPTS": "1",
+    }
+    try:
+        with s3_selected(monkeypatch, env):
+            yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.fixture
 def stoppable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """Select the s3 provider on a moto server of the test's own; call the value to stop it.
 

@@ -186,3 +186,24 @@ def test_a_hung_bucket_check_does_not_block_other_clients(hanging_s3, monkeypatc
     checking.join(timeout=30)
     assert not checking.is_alive()
     assert outcome, "the check of an endpoint that closed the connection cannot succeed"
+
+
+def test_a_body_cut_short_by_the_s3_server_is_unavailable(cutting_s3):
+    """A server that promises 1 MiB, sends 100 bytes and closes: a typed, retryable error."""
+    from trellis.blobs.models import BlobMeta
+
+    BlobMeta.objects.create(
+        key="cut/short",
+        domain="d",
+        parent_id="p",
+        type_code=1,
+        length=1024 * 1024,
+        sha256="0" * 64,
+    )
+    with pytest.raises(blobs.BlobStoreUnavailable, match="reading blob 'cut/short'") as raised:
+        blobs.read_bytes("cut/short")
+    assert not isinstance(raised.value, blobs.BlobStoreTimeout)
+    assert type(raised.value.__cause__).__name__ in {
+        "IncompleteReadError",
+        "ResponseStreamingError",
+    }
