@@ -10,7 +10,9 @@ from trellis.core.testing import isolated_host
 
 
 @pytest.fixture
-def cli_host(kv, make_module):
+def cli_host(kv, make_module, monkeypatch):
+    """A host of kv plugins, without the test project's settings (a plain environment)."""
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
     previous = get_host()
     host = isolated_host(kv("memory"), kv("redis"), providers={"kv": "redis"})
     set_host(host)
@@ -143,3 +145,43 @@ def test_check_runs_composition_and_reports_what_the_service_would_quarantine(
     assert main(["plugins"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "badmount" in line)
     assert "quarantined" in row
+
+
+def test_check_runs_django_system_checks_of_the_settings_module(tmp_path):
+    """What manage.py check reports, trellis check reports: errors fail it, warnings do not."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("django", reason="install trellis-core[django] to run the Django tests")
+    (tmp_path / "checks_app.py").write_text(
+        "from django.core import checks\n"
+        "import os\n"
+        "@checks.register\n"
+        "def demo(app_configs, **kwargs):\n"
+        "    level = os.environ['DEMO_LEVEL']\n"
+        "    kind = checks.Error if level == 'error' else checks.Warning\n"
+        "    return [kind('the demo store cannot work', hint='set DEMO', id='demo.X001')]\n"
+    )
+    (tmp_path / "checks_settings.py").write_text(
+        "import checks_app\nSECRET_KEY = 'cli-test'\nINSTALLED_APPS = []\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
+    env.update(DJANGO_SETTINGS_MODULE="checks_settings", PYTHONPATH=str(tmp_path))
+
+    def check(level: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trellis.core", "check"],
+            env={**env, "DEMO_LEVEL": level},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    failed = check("error")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "error: demo.X001: the demo store cannot work (hint: set DEMO)" in failed.stdout
+    warned = check("warning")
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert "warning: demo.X001: the demo store cannot work" in warned.stdout
+    assert "ok:" in warned.stdout

@@ -27,7 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
     hooks = commands.add_parser("hooks", help="list hooks, their contracts and implementers")
     hooks.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    commands.add_parser("check", help="exit non-zero on any quarantined plugin or contract problem")
+    commands.add_parser(
+        "check",
+        help="exit non-zero on any quarantined plugin, contract problem or, with "
+        "DJANGO_SETTINGS_MODULE set, Django system check error",
+    )
     args = parser.parse_args(argv)
     try:
         django_ready = _setup_django()
@@ -37,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trellis: {exc}", file=sys.stderr)
         return 1
     if args.command == "check":
-        return _check(host, [urlconf_problem] if urlconf_problem else [])
+        errors, warnings = _system_checks() if django_ready else ([], [])
+        return _check(host, [*([urlconf_problem] if urlconf_problem else []), *errors], warnings)
     if args.command == "plugins":
         return _plugins(host, as_json=args.json)
     return _hooks(host, as_json=args.json)
@@ -138,9 +143,28 @@ def _hooks(host: Host, *, as_json: bool) -> int:
     return 0
 
 
-def _check(host: Host, extra: list[str]) -> int:
+def _system_checks() -> tuple[list[str], list[str]]:
+    """Django's system checks (``manage.py check``): ``(errors, warnings)``, as lines.
+
+    Plugins register checks of their own (trellis-blobs: a provider that cannot work), so
+    ``trellis check`` sees what ``manage.py check`` sees. Silenced checks stay silent.
+    """
+    from django.core import checks
+
+    errors, warnings = [], []
+    for message in checks.run_checks():
+        if message.is_silenced():
+            continue
+        line = f"{message.id}: {message.msg}" + (f" (hint: {message.hint})" if message.hint else "")
+        (errors if message.is_serious() else warnings).append(line)
+    return errors, warnings
+
+
+def _check(host: Host, extra: list[str], warnings: Sequence[str] = ()) -> int:
     problems = [*host.problems(), *extra]
     active = sum(1 for r in host.plugins() if r.status == "active")
+    for warning in warnings:
+        print(f"warning: {warning}")
     if not problems:
         print(f"ok: {active} plugin(s) active, {len(host.contracts())} contract(s), no problems")
         return 0
