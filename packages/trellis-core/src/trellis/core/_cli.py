@@ -151,7 +151,8 @@ def _system_checks() -> tuple[list[str], list[str]]:
     """
     from django.core import checks
 
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     for message in checks.run_checks():
         if message.is_silenced():
             continue
