@@ -130,3 +130,23 @@ def test_contract_suite_modules_get_assertion_rewriting(pytester, monkeypatch):
     result = pytester.runpytest_subprocess("-q", "-p", "no:django", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*assert b'damaged bytes' == b'expected bytes'*"])
+
+
+def test_the_test_settings_remove_their_data_directory_at_exit():
+    """Importing trellis.core.testing.settings makes a data directory; exiting removes it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import django\n"
+        "from trellis.core.testing import settings\n"
+        "(settings.DATA_DIR / 'db.sqlite3').write_bytes(b'x')\n"
+        "print(settings.DATA_DIR)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    data_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert data_dir.name.startswith("trellis-test-")
+    assert not data_dir.exists(), f"{data_dir} was left behind"

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from trellis.core.django import compose
 
-DATA_DIR = Path(tempfile.mkdtemp(prefix="trellis-test-"))
+# Removed when the process exits (TemporaryDirectory's finalizer runs at exit), so test runs
+# and the subprocesses they start leave no trellis-test-* directories behind.
+_data_dir = tempfile.TemporaryDirectory(prefix="trellis-test-", ignore_cleanup_errors=True)
+DATA_DIR = Path(_data_dir.name)
 SECRET_KEY = "trellis-tests-only"  # noqa: S105 - test settings
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
