@@ -92,7 +92,7 @@ class Journal:
         )
 
     def save(self) -> None:
-        """Write the journal atomically (a crash leaves the old or the new one, never half)."""
+        """Write the journal atomically and durably (see :func:`write_durably`)."""
         with _WRITE:
             self._write()
 
@@ -100,9 +100,7 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {k: v for k, v in asdict(self).items() if k != "path"}
         data["schema"] = SCHEMA
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_durably(self.path, json.dumps(data, indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Journal | None:
@@ -128,7 +126,30 @@ class Journal:
         target = self.path.parent / "journals" / f"{self.id}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.path, target)
+        _fsync_directory(target.parent)
+        _fsync_directory(self.path.parent)
         return target
+
+
+def write_durably(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that any crash, power loss included, leaves the old
+    file or the new one, never half of one: write a temporary file beside it, fsync it,
+    rename it into place, fsync the directory (which makes the rename itself durable)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

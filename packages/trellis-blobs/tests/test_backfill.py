@@ -231,6 +231,34 @@ def test_a_blob_deleted_while_it_is_copied_leaves_no_copy(tmp_path):
     assert not in_s3(key)
 
 
+def test_the_checkpoint_is_written_durably(tmp_path, monkeypatch):
+    """fsync of the file before the rename, of the directory after: power loss keeps one."""
+    import stat
+
+    from trellis.blobs.backfill import Checkpoint
+
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append(("fsync", "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        calls.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    migration = check_migration("filesystem", "s3")
+    checkpoint = Checkpoint(tmp_path / "cp" / "filesystem-to-s3.json", migration)
+    checkpoint.last_key = "a/b"
+    checkpoint.save()
+    assert calls == [("fsync", "file"), ("replace", "filesystem-to-s3.json"), ("fsync", "dir")]
+    assert json.loads(checkpoint.path.read_text())["last_key"] == "a/b"
+    assert sorted(p.name for p in checkpoint.path.parent.iterdir()) == ["filesystem-to-s3.json"]
+
+
 def test_the_default_checkpoint_follows_the_settings_rule(tmp_path, monkeypatch):
     keys = sorted(store(2))
     monkeypatch.setenv("TRELLIS_DATA_DIR", str(tmp_path / "env"))  # the environment wins

@@ -38,6 +38,7 @@ from typing import IO, Literal
 from trellis.core import Host, get_host
 
 from ._errors import BlobError, NotFound
+from ._files import fsync_directory
 from ._rows import batched, meta_model
 from ._settings import setting
 from .migrating import Migration
@@ -163,7 +164,8 @@ class Checkpoint:
     """The progress of a metadata-driven backfill, in a small JSON file.
 
     ``last_key``: every blob up to this key (in key order) has been handled; ``failed``: keys
-    that failed, retried first by the next run. Written atomically (temporary file, rename).
+    that failed, retried first by the next run. Written atomically and durably (temporary file,
+    fsync, rename, fsync of the directory).
     """
 
     def __init__(self, path: Path, migration: Migration) -> None:
@@ -208,9 +210,14 @@ class Checkpoint:
             "failed": self.failed,
             "updated": datetime.now(UTC).isoformat(),
         }
+        # Durably: a crash, power loss included, leaves the old checkpoint or the new one.
         temp = self.path.with_name(self.path.name + ".tmp")
-        temp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        with open(temp, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, indent=1) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temp, self.path)
+        fsync_directory(self.path.parent)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

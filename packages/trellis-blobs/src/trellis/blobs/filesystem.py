@@ -31,6 +31,7 @@ from trellis.core import hookimpl
 
 from . import hookspecs
 from ._errors import BlobIntegrityError, InvalidKey, KeyExists, NotFound
+from ._files import fsync_directory
 from ._keys import validate_key
 from ._settings import filesystem_root
 from ._types import StoredBlob
@@ -122,7 +123,7 @@ def blobs_write(key: str, stream: BinaryIO) -> int:
             os.fsync(out.fileno())
         _publish(temp, path, key)
         published = True
-        _fsync_dir(path.parent)
+        fsync_directory(path.parent)
     except BaseException:
         if published:
             _unlink_quietly(path)
@@ -249,7 +250,7 @@ def _makedirs(directory: Path) -> None:
             path.mkdir()
         except FileExistsError:
             continue
-        _fsync_dir(path.parent)
+        fsync_directory(path.parent)
 
 
 def _copy(stream: IO[bytes], out: IO[bytes], key: str) -> int:
@@ -279,16 +280,6 @@ def _publish(temp: Path, path: Path, key: str) -> None:
         if path.exists():
             raise exists from None
         os.replace(temp, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be opened on Windows
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _unlink_quietly(path: Path) -> None:
