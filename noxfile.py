@@ -38,10 +38,7 @@ ALL = {**PACKAGES, **SERVICES}
 
 def _install_everything(session: nox.Session) -> None:
     """Every package and service, editable with all extras, plus the test tools."""
-    specs: dict[str, None] = {}
-    for project in ALL:
-        specs.update(dict.fromkeys(_editable_with_siblings(project)[1::2]))
-    editable = [arg for spec in specs for arg in ("-e", spec)]
+    editable = _editable(dict.fromkeys(ALL))
     session.install(*editable, *nox.project.dependency_groups(PYPROJECT, "test"))
 
 
@@ -58,36 +55,66 @@ def tests(session: nox.Session) -> None:
 @nox.session(name="test", default=False)
 @nox.parametrize("project", list(ALL), ids=list(ALL))
 def test_one(session: nox.Session, project: str) -> None:
-    """Run one package's or service's tests, with only what it declares installed."""
+    """Run one package's or service's tests, with only what it declares installed.
+
+    That is the project with all its extras, its in-repo siblings (from this checkout), and
+    its own ``[dependency-groups] test``; ``tools/declared.py`` refuses to run the tests if
+    anything else is installed.
+    """
     path = ALL[project]
     if not (path / "tests").is_dir():
         session.skip(f"{project} has no tests/ folder")
-    session.install(
-        *_editable_with_siblings(project), *nox.project.dependency_groups(PYPROJECT, "test")
-    )
+    project_toml = nox.project.load_toml(path / "pyproject.toml")
+    group = nox.project.dependency_groups(project_toml, "test") if _has_test_group(path) else ()
+    # An in-repo project named by the group (hq's tests drive trellis-blobs) comes from this
+    # checkout, never from an index, like every sibling.
+    roots: dict[str, set[str] | None] = {project: None}
+    others = []
+    for spec in group:
+        requirement = Requirement(spec)
+        if requirement.name in ALL:
+            roots.setdefault(requirement.name, set(requirement.extras))
+        else:
+            others.append(spec)
+    session.install(*_editable(roots), *others)
+    session.run("python", str(ROOT / "tools" / "declared.py"), str(path.relative_to(ROOT)))
     session.run("pytest", str((path / "tests").relative_to(ROOT)), *session.posargs)
 
 
-def _editable_with_siblings(project: str) -> list[str]:
-    """``-e`` arguments for ``project`` and, transitively, the in-repo packages it requires.
+def _has_test_group(path: Path) -> bool:
+    with (path / "pyproject.toml").open("rb") as handle:
+        return "test" in tomllib.load(handle).get("dependency-groups", {})
 
-    Siblings always come from this checkout, never from an index (dependency confusion).
+
+def _editable(roots: dict[str, set[str] | None]) -> list[str]:
+    """``-e`` arguments for in-repo projects and, transitively, the in-repo packages they need.
+
+    ``roots`` maps project names to the extras wanted (``None``: all of them). A sibling gets
+    the extras its requirement asks for (``trellis-core[django]``), and the in-repo
+    requirements of an extra count once the extra is wanted. Siblings always come from this
+    checkout, never from an index (dependency confusion).
     """
-    args: list[str] = []
-    pending, seen = [project], set()
+    wanted: dict[str, set[str]] = {}
+    pending = list(roots.items())
     while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
+        name, extras = pending.pop()
         meta = tomllib.loads((ALL[name] / "pyproject.toml").read_text())["project"]
-        extras = sorted(meta.get("optional-dependencies", {}))
+        optional: dict[str, list[str]] = meta.get("optional-dependencies", {})
+        chosen = set(optional) if extras is None else set(extras) & set(optional)
+        if name in wanted and chosen <= wanted[name]:
+            continue
+        wanted[name] = wanted.get(name, set()) | chosen
+        requirements = list(meta.get("dependencies", []))
+        for extra in sorted(chosen):
+            requirements += optional[extra]
+        for text in requirements:
+            requirement = Requirement(text)
+            if requirement.name in ALL:
+                pending.append((requirement.name, set(requirement.extras)))
+    args: list[str] = []
+    for name, extras in wanted.items():
         spec = str(ALL[name].relative_to(ROOT))
-        args += ["-e", f"{spec}[{','.join(extras)}]" if extras else spec]
-        for requirement in meta.get("dependencies", []):
-            sibling = Requirement(requirement).name
-            if sibling in ALL:
-                pending.append(sibling)
+        args += ["-e", f"{spec}[{','.join(sorted(extras))}]" if extras else spec]
     return args
 
 
