@@ -262,3 +262,60 @@ def private_index(directory: Path, username: str, password: str) -> Iterator[str
         yield f"http://127.0.0.1:{port}/"
     finally:
         stop_process(process)
+
+
+@contextmanager
+def fallback_index(directory: Path, fallback_url: str) -> Iterator[str]:
+    """pypiserver on loopback that redirects a project it lacks to ``fallback_url``.
+
+    Anonymous reads and uploads. This is the misconfiguration a release index must never
+    have (pypiserver's default is to fall back to PyPI). Yields its base URL.
+    """
+    from tools.release._index import _free_port, _wait_until_up
+    from tools.release._proc import tool
+
+    port = _free_port()
+    log = directory.parent / f"{directory.name}.log"
+    command = [
+        *tool("pypi-server"),
+        *("run", "--interface", "127.0.0.1", "--port", str(port)),
+        *("--authenticate", ".", "--passwords", "."),
+        *("--fallback-url", fallback_url, str(directory)),
+    ]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(port, process, log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop_process(process)
+
+
+def wheel_with_files(directory: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """A pure-Python wheel of ``name`` ``version`` holding ``files`` (path → text) as given.
+
+    A ``*.pth`` file at the top runs its ``import`` lines whenever Python starts in the
+    environment it is installed into: what a look-alike package uses to run code unasked.
+    """
+    import zipfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{name.replace('-', '_')}-{version}"
+    content = dict(files)
+    content[f"{stem}.dist-info/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    )
+    content[f"{stem}.dist-info/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = []
+    for path, text in content.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{stem}.dist-info/RECORD,,")
+    content[f"{stem}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    wheel = directory / f"{stem}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in content.items():
+            archive.writestr(path, text)
+    return wheel

@@ -21,7 +21,13 @@ from tools.release import (
     local_index,
     project_files,
 )
-from tools.release._index import file_sha256, index_from_environment, sha256, upload
+from tools.release._index import (
+    check_file_stays,
+    file_sha256,
+    index_from_environment,
+    sha256,
+    upload,
+)
 
 pytestmark = pytest.mark.usefixtures("release_tools")
 
@@ -150,12 +156,20 @@ def _server(routes: dict[str, tuple[int, dict[str, str], bytes]]) -> Iterator[tu
         server.server_close()
 
 
-def test_credentials_go_only_to_the_index_host_never_across_a_redirect() -> None:
+def test_credentials_go_only_to_the_index_host_and_no_redirect_leaves_it() -> None:
+    """A file the page links on another host is read there, anonymously (PyPI's layout).
+
+    A redirect within the index's origin is followed (pypiserver's 301 to a normalised
+    name); a redirect to another origin is refused, not followed: neither the credentials
+    nor the question "what is b?" go to whoever answers there.
+    """
     with _server({"/files/a-1.0.tar.gz": (200, {}, b"data")}) as (other, elsewhere):
         page = f'<a href="{other}/files/a-1.0.tar.gz">a-1.0.tar.gz</a>'.encode()
         routes = {
             "/simple/a/": (200, {"Content-Type": "text/html"}, page),
-            "/simple/b/": (302, {"Location": f"{other}/files/a-1.0.tar.gz"}, b""),
+            "/simple/b/": (302, {"Location": f"{other}/simple/b/"}, b""),
+            "/simple/c/": (301, {"Location": "/simple/a/"}, b""),
+            "/files/moved.whl": (302, {"Location": f"{other}/files/a-1.0.tar.gz"}, b""),
         }
         with _server(routes) as (base, index_host):
             index = Index(f"{base}/simple/", f"{base}/", "reader", "s3cret")
@@ -163,6 +177,29 @@ def test_credentials_go_only_to_the_index_host_never_across_a_redirect() -> None
             assert file_sha256(index, files["a-1.0.tar.gz"]) == hashlib.sha256(b"data").hexdigest()
             assert index_host.seen[0] == ("/simple/a/", index.auth_header()["Authorization"])
             assert elsewhere.seen == [("/files/a-1.0.tar.gz", None)], "no auth to another host"
-            project_files(index, "b")  # redirected to the other host
-            assert index_host.seen[-1][1] is not None
-            assert elsewhere.seen[-1] == ("/files/a-1.0.tar.gz", None), "not forwarded"
+
+            assert list(project_files(index, "c")) == ["a-1.0.tar.gz"], "same origin: followed"
+            assert index_host.seen[-1] == ("/simple/a/", index.auth_header()["Authorization"])
+
+            with pytest.raises(ReleaseError) as caught:
+                project_files(index, "b")
+            message = str(caught.value)
+            assert message.startswith("dependency confusion refused: the page ")
+            assert f"{base}/simple/b/ (for b on the release index {index.simple})" in message
+            assert f"redirect to {other}/simple/b/, on another origin" in message
+            assert "--disable-fallback" in message
+            with pytest.raises(ReleaseError, match=f"the file {base}/files/moved.whl"):
+                check_file_stays(index, "a", f"{base}/files/moved.whl")
+            assert len(elsewhere.seen) == 1, "nothing was asked of the other host"
+
+
+def test_a_pages_base_href_decides_where_its_relative_links_point() -> None:
+    page = (
+        b'<html><head><base href="/mirror/files/"></head><body>'
+        b'<a href="a-1.0-py3-none-any.whl#sha256=ab">a-1.0-py3-none-any.whl</a></body></html>'
+    )
+    with _server({"/simple/a/": (200, {"Content-Type": "text/html"}, page)}) as (base, _):
+        files = project_files(Index(f"{base}/simple/", f"{base}/"), "a")
+    entry = files["a-1.0-py3-none-any.whl"]
+    assert entry.url == f"{base}/mirror/files/a-1.0-py3-none-any.whl#sha256=ab"
+    assert entry.sha256 == "ab"

@@ -4,6 +4,10 @@ Twine refuses ``--skip-existing`` for indexes other than PyPI, so idempotency is
 before uploading, each file is looked up on the index's simple page (PEP 691 JSON or PEP 503
 HTML, both carry ``sha256``). The same name with the same hash is skipped; the same name with
 another hash stops the release, because a published file is never replaced.
+
+The index is read without ever following a redirect to another origin (scheme, host, port):
+an index that falls back or redirects to another index for a project it lacks (pypiserver
+without ``--disable-fallback``) would let that other index decide what a Trellis name is.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -122,14 +127,23 @@ class IndexFile:
 
 
 class _Links(HTMLParser):
+    """The ``<a href>`` links of a PEP 503 page, with their text, and its ``<base href>``.
+
+    The standard library's parser is enough for the one element PEP 503 defines; a client
+    library (pypi-simple) would bring requests, Beautiful Soup and pydantic for these lines.
+    """
+
     def __init__(self) -> None:
         super().__init__()
         self.links: list[tuple[str, str]] = []
+        self.base: str | None = None
         self._href: str | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href") or None
+        elif tag == "a":
             self._href = dict(attrs).get("href") or ""
             self._text = []
 
@@ -149,8 +163,29 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default
 
 
-class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
-    """Follow redirects, but never carry ``Authorization`` to another scheme, host or port."""
+def show_origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the unit a redirect may not leave."""
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+class ForeignRedirect(ReleaseError):
+    """A URL answered with a redirect to another origin; it was not followed."""
+
+    def __init__(self, url: str, location: str, code: int) -> None:
+        self.url, self.location, self.code = url, location, code
+        super().__init__(
+            f"{url} answered HTTP {code} with a redirect to {location}, on another origin "
+            f"({show_origin(location)}, not {show_origin(url)}); it was not followed"
+        )
+
+
+class _SameOriginOnly(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect within the same scheme, host and port; refuse any other.
+
+    A redirect to another origin is another index answering for this one: it is never
+    followed, so neither credentials nor trust are carried there.
+    """
 
     def redirect_request(
         self,
@@ -161,26 +196,30 @@ class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
         headers: Any,
         newurl: str,
     ) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and _origin(newurl) != _origin(req.full_url):
-            for key in [k for k in new.headers if k.lower() == "authorization"]:
-                del new.headers[key]
-            new.unredirected_hdrs.pop("Authorization", None)
-        return new
+        if _origin(newurl) != _origin(req.full_url):
+            fp.close()
+            raise ForeignRedirect(req.full_url, newurl, code)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_SameOriginAuth())
+_OPENER = urllib.request.build_opener(_SameOriginOnly())
 
 
-def _get(url: str, headers: Mapping[str, str]) -> tuple[str, str, bytes] | None:
+def _get(
+    url: str, headers: Mapping[str, str], *, peek: bool = False
+) -> tuple[str, str, bytes] | None:
     """GET ``url``: (final URL, content type, body), or ``None`` on 404.
 
-    Credentials in ``headers`` are dropped on a redirect to another origin.
+    :param peek: ask for one byte only (the status and where the URL leads is what matters).
+    :raises ForeignRedirect: the URL redirects to another origin (not followed).
+    :raises ReleaseError: any other HTTP error, or the URL cannot be reached.
     """
-    request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - http(s) checked
+    headers = {**headers, "Range": "bytes=0-0"} if peek else dict(headers)
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) checked
     try:
         with _OPENER.open(request, timeout=_TIMEOUT) as response:
-            return response.geturl(), response.headers.get("Content-Type", ""), response.read()
+            body = b"" if peek else response.read()
+            return response.geturl(), response.headers.get("Content-Type", ""), body
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
@@ -189,13 +228,35 @@ def _get(url: str, headers: Mapping[str, str]) -> tuple[str, str, bytes] | None:
         raise ReleaseError(f"cannot reach the index at {url}: {exc}") from exc
 
 
+class OriginRefused(ReleaseError):
+    """The release index handed a request to another origin: its set-up, not a passing state."""
+
+
+def _refuse_redirect(index: Index, name: str, what: str, exc: ForeignRedirect) -> ReleaseError:
+    return OriginRefused(
+        f"dependency confusion refused: {what} {exc.url} (for {name} on the release index "
+        f"{index.simple}) answered HTTP {exc.code} with a redirect to {exc.location}, on "
+        f"another origin ({show_origin(exc.location)}); it was not followed and nothing from "
+        "there was installed or run. A release index must answer for its own projects only: "
+        f"one that falls back or redirects to another index lets that index decide what {name} "
+        "is. Start pypiserver with --disable-fallback (or turn off the fallback, proxy or "
+        "mirror of your index) — see shared-docs/releasing.md, 'Which index'"
+    )
+
+
 def project_files(index: Index, name: str) -> dict[str, IndexFile]:
     """The files the index lists for project ``name``, by filename (empty if it has none).
 
-    :raises ReleaseError: the index cannot be reached or answers with an error.
+    The page is read from the index's own origin only (see :class:`ForeignRedirect`).
+
+    :raises ReleaseError: the page redirects to another origin, or the index cannot be reached
+        or answers with an error.
     """
     page = index.page_url(name)
-    got = _get(page, {"Accept": _ACCEPT, **index.auth_for(page)})
+    try:
+        got = _get(page, {"Accept": _ACCEPT, **index.auth_for(page)})
+    except ForeignRedirect as exc:
+        raise _refuse_redirect(index, name, "the page", exc) from exc
     if got is None:
         return {}
     final, content_type, body = got
@@ -209,8 +270,9 @@ def project_files(index: Index, name: str) -> dict[str, IndexFile]:
         return files
     parser = _Links()
     parser.feed(body.decode("utf-8", errors="replace"))
+    base = urllib.parse.urljoin(final, parser.base) if parser.base else final
     for href, text in parser.links:
-        url = urllib.parse.urljoin(final, href)
+        url = urllib.parse.urljoin(base, href)
         parsed = urllib.parse.urlsplit(url)
         filename = urllib.parse.unquote(parsed.path.rsplit("/", 1)[-1]) or text
         digest = None
@@ -221,14 +283,38 @@ def project_files(index: Index, name: str) -> dict[str, IndexFile]:
 
 
 def file_sha256(index: Index, entry: IndexFile) -> str:
-    """The sha256 of an index file: from its link, else by downloading it."""
+    """The sha256 of an index file: from its link, else by downloading it.
+
+    :raises ReleaseError: the file redirects to another origin, or cannot be downloaded.
+    """
     if entry.sha256:
         return entry.sha256
     url = entry.url.split("#", 1)[0]
-    got = _get(url, index.auth_for(url))
+    try:
+        got = _get(url, index.auth_for(url))
+    except ForeignRedirect as exc:
+        raise _refuse_redirect(index, entry.filename, "the file", exc) from exc
     if got is None:
         raise ReleaseError(f"the index lists {entry.filename} but {entry.url} answers 404")
     return hashlib.sha256(got[2]).hexdigest()
+
+
+def check_file_stays(index: Index, name: str, url: str) -> None:
+    """Refuse unless downloading ``url`` stays on its own origin (no redirect off it).
+
+    ``url`` is a file the release index lists; an installer fetching it follows redirects,
+    so where it leads is checked here before anything installs it (one byte is read).
+
+    :raises ReleaseError: it redirects to another origin, or it is missing.
+    """
+    try:
+        got = _get(url, index.auth_for(url), peek=True)
+    except ForeignRedirect as exc:
+        raise _refuse_redirect(index, name, "the file", exc) from exc
+    if got is None:
+        raise ReleaseError(
+            f"the release index {index.simple} lists {url} for {name}, but it answers 404"
+        )
 
 
 def sha256(path: Path) -> str:
@@ -325,13 +411,39 @@ def _free_port() -> int:
         return port
 
 
+# Runs in the server's process before pypi-server does: asks Linux to SIGKILL it when the
+# thread that started it dies (PR_SET_PDEATHSIG = 1; it survives exec), then becomes
+# pypi-server. A release killed with SIGKILL runs no `finally`; this way its server goes too.
+# A launcher rather than Popen's preexec_fn: preexec_fn is unsafe while other threads run.
+_LAUNCHER = """\
+import ctypes, os, signal, sys
+if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) != 0:
+    sys.exit("prctl(PR_SET_PDEATHSIG) failed: errno %d" % ctypes.get_errno())
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the release that started this index is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _tied_to_this_process(command: list[str]) -> list[str]:
+    """``command`` wrapped so that it dies with this process (Linux); unchanged elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
+
+
 @contextmanager
-def local_index(directory: Path, *, log: Path | None = None) -> Iterator[Index]:
+def local_index(
+    directory: Path, *, log: Path | None = None, port: int | None = None
+) -> Iterator[Index]:
     """Run pypiserver on 127.0.0.1 serving ``directory``; yield it as an :class:`Index`.
 
     Uploads need a per-run random password (htpasswd ``{SHA}`` entry, so no hashing library
     is needed here); reading is anonymous. ``--disable-fallback``: a project the server lacks
-    is a 404, never a redirect to the public index.
+    is a 404, never a redirect to the public index. On Linux the server dies with the thread
+    that entered this context, even when that process is killed with SIGKILL.
+
+    :param port: the port to serve on (default: a free one).
     """
     directory.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(24)
@@ -340,7 +452,7 @@ def local_index(directory: Path, *, log: Path | None = None) -> Iterator[Index]:
     descriptor = os.open(htpasswd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(f"{LOCAL_USER}:{{SHA}}{digest.decode()}\n")
-    port = _free_port()
+    port = port or _free_port()
     command = [
         *tool("pypi-server"),
         "run",
@@ -357,7 +469,9 @@ def local_index(directory: Path, *, log: Path | None = None) -> Iterator[Index]:
     ]
     log = log or directory.parent / f"{directory.name}.log"
     with log.open("ab") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            _tied_to_this_process(command), stdout=sink, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_up(port, process, log)

@@ -8,21 +8,24 @@ builds anything (``--no-build``: wheels only, so no package's build code runs on
 machine). uv resolves the package into a PEP 751 lock (``pylock.toml``) with the release index
 first and the public index(es) after it (``first-index`` strategy). Before anything is
 installed, every Trellis package in the lock (an in-repo name, or any ``trellis-*`` name) must
-resolve to files whose sha256 the *release*
-index lists for that project, and the released package to exactly the files built in this run;
-otherwise the release stops, naming the package and where it would have come from. The lock is
-then installed as is (``uv pip sync``: those URLs, those hashes) and kept in the journal.
+resolve to file URLs that the *release* index's own page lists for that project, with the
+sha256 listed there, none redirecting to another origin; and the released package to exactly
+the files built in this run. Otherwise the release stops, naming the package and where it
+would have come from. The lock is then installed as is (``uv pip sync``: those URLs, those
+hashes) and kept in the journal. uv runs with a cache of its own and no credentials but the
+release index's; the smoke test runs with none at all.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import sys
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from ._errors import ReleaseError
-from ._index import Index, file_sha256, project_files
+from ._index import Index, OriginRefused, check_file_stays, file_sha256, project_files
 from ._proc import environ, run, tool
 from ._workspace import Project, Workspace
 
@@ -59,16 +62,36 @@ def venv_bin(venv: Path, name: str) -> Path:
     return venv / folder / (f"{name}.exe" if sys.platform == "win32" else name)
 
 
-def _uv_env(index: Index) -> dict[str, str]:
-    """uv's environment: none of the caller's uv/pip settings; the release index's credentials.
+# Names of variables that hold credentials: never passed to uv or to the smoke test, where a
+# package's code (a .pth file runs at every interpreter start) could read them.
+_CREDENTIAL_PREFIXES = ("TWINE_", "UV_INDEX_", "PIP_", "ACTIONS_ID_TOKEN_", "ACTIONS_RUNTIME_")
+_CREDENTIAL_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|_KEY$|_AUTH$")
 
-    The credentials belong to the index named ``release`` (``--index release=<url>``, given to
-    both compile and sync): uv sends them to that index's host only, and the lock never holds
-    them.
+
+def _is_credential(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith(_CREDENTIAL_PREFIXES) or bool(_CREDENTIAL_WORDS.search(upper))
+
+
+def _without_credentials(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not _is_credential(k)}
+
+
+def _uv_env(index: Index, cache: Path | None = None) -> dict[str, str]:
+    """uv's environment: none of the caller's uv/pip settings or credentials; a cache of its own.
+
+    The only credentials are the release index's, and only when reading it needs them: they
+    belong to the index named ``release`` (``--index release=<url>``, given to both compile
+    and sync), so uv sends them to that index's host only, and the lock never holds them.
+
+    :param cache: uv's cache for this verification. Never the caller's: uv caches a file by
+        URL, and the same host and port may serve another build under the same name later.
     """
-    env = environ(drop_prefixes=("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH"))
-    if os.environ.get("UV_CACHE_DIR"):
-        env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
+    env = _without_credentials(
+        environ(drop_prefixes=("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH"))
+    )
+    if cache is not None:
+        env["UV_CACHE_DIR"] = str(cache)
     if _needs_credentials(index) and index.username and index.password is not None:
         env["UV_INDEX_RELEASE_USERNAME"] = index.username
         env["UV_INDEX_RELEASE_PASSWORD"] = index.password
@@ -80,16 +103,19 @@ def _needs_credentials(index: Index) -> bool:
 
 
 def _clean_env() -> dict[str, str]:
-    return environ(
-        drop_prefixes=(
-            "TRELLIS_",
-            "DJANGO_",
-            "DATABASE_URL",
-            "PYTHONPATH",
-            "PYTHONHOME",
-            "VIRTUAL_ENV",
-            "PIP_",
-            "UV_",
+    """The smoke test's environment: no settings of the caller's and no credentials at all."""
+    return _without_credentials(
+        environ(
+            drop_prefixes=(
+                "TRELLIS_",
+                "DJANGO_",
+                "DATABASE_URL",
+                "PYTHONPATH",
+                "PYTHONHOME",
+                "VIRTUAL_ENV",
+                "PIP_",
+                "UV_",
+            )
         )
     )
 
@@ -175,12 +201,16 @@ def resolve(
     workspace: Workspace,
     work: Path,
     python: Path,
+    *,
+    cache: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Resolve ``target`` into ``work/pylock.toml`` and prove where each Trellis file comes from.
 
+    :param cache: uv's cache (default: ``work/uv-cache``, this resolution's own).
     :return: one record per locked package: name, version, files (url, sha256), origin.
     :raises ReleaseError: a Trellis package would come from anywhere but the release index.
     """
+    cache = cache or work / "uv-cache"
     check_siblings_on_index(target, index, workspace)
     project = target.project
     requirements = [f"{project.name}=={target.version}"]
@@ -193,6 +223,8 @@ def resolve(
     for url in public[:-1]:
         indexes += ["--index", url]
     indexes += ["--default-index", public[-1] if public else index.simple]
+    # Retries (--wait) reuse the cache: the release index's pages must be asked again each
+    # time, not answered from a cached page that predates the upload.
     protected_here = sorted(n for n in workspace.projects if not workspace.projects[n].private)
     refresh = [arg for name in protected_here for arg in ("--refresh-package", name)]
     run(
@@ -216,12 +248,30 @@ def resolve(
             *refresh,
             str(work / "requirements.in"),
         ],
-        env=_uv_env(index),
+        env=_uv_env(index, cache),
         cwd=work,
         what=f"uv pip compile of {project.name}=={target.version}",
         timeout=600,
     )
     lock = tomllib.loads((work / "pylock.toml").read_text(encoding="utf-8"))
+    return prove_lock(lock, target, index, workspace)
+
+
+def prove_lock(
+    lock: Mapping[str, Any], target: Target, index: Index, workspace: Workspace
+) -> list[dict[str, Any]]:
+    """Prove that every Trellis file in ``lock`` is one the release index itself lists.
+
+    For each Trellis package (an in-repo name, or any ``trellis-*`` name), each locked file
+    must be a URL the release index's own page lists for that project (read without
+    following a redirect to another origin), with the sha256 listed there, and fetching it
+    must not redirect to another origin. The released package must be exactly the wheels
+    built in this run.
+
+    :return: one record per locked package: name, version, files (url, sha256), origin.
+    :raises ReleaseError: naming the package, the file and where it would have come from.
+    """
+    project = target.project
     published: dict[str, dict[str, str]] = {}
     records = []
     for package in lock.get("packages", []):
@@ -236,21 +286,32 @@ def resolve(
         if is_protected(name, workspace):
             if name not in published:
                 published[name] = {
-                    fn: file_sha256(index, entry)
-                    for fn, entry in project_files(index, name).items()
+                    _bare(entry.url): file_sha256(index, entry)
+                    for entry in project_files(index, name).values()
                 }
-            ours = set(published[name].values())
-            foreign = [e for e in entries if e["sha256"] not in ours]
-            if foreign or not entries:
-                where = ", ".join(e["url"] for e in foreign) or "no file"
+            listed = published[name]
+            unlisted = [e for e in entries if _bare(e["url"]) not in listed]
+            if unlisted or not entries:
+                where = ", ".join(e["url"] for e in unlisted) or "no file"
                 raise ReleaseError(
                     f"dependency confusion refused: installing {project.name}=={target.version} "
-                    f"would take {name} {package['version']} from {where}, not from the release "
-                    f"index {index.simple}. A Trellis package must come from the release index "
-                    f"only: upload {name} {package['version']} there first (release it, or "
-                    "re-run the release that published it), and check who owns that name on "
-                    "the public index"
+                    f"would take {name} {package['version']} from {where}, which the release "
+                    f"index {index.simple} does not list for {name} (it lists "
+                    f"{', '.join(sorted(listed)) or 'nothing'}). A Trellis package must come "
+                    f"from the release index only: upload {name} {package['version']} there "
+                    "first (release it, or re-run the release that published it), check who "
+                    "owns that name on the public index, and that the release index does not "
+                    "fall back or redirect to another index"
                 )
+            for entry in entries:
+                if entry["sha256"] != listed[_bare(entry["url"])]:
+                    raise ReleaseError(
+                        f"dependency confusion refused: the lock takes {entry['url']} with "
+                        f"sha256 {entry['sha256']}, but the release index {index.simple} lists "
+                        f"it with sha256 {listed[_bare(entry['url'])]}; the index changed "
+                        "while verifying, or answers uv differently: stop and check it"
+                    )
+                check_file_stays(index, name, _bare(entry["url"]))
             origin = "release index"
         if name == project.name:
             wheels = {e["sha256"] for e in entries if e["url"].endswith(".whl")}
@@ -267,6 +328,11 @@ def resolve(
     return records
 
 
+def _bare(url: str) -> str:
+    """``url`` without its fragment, percent-escapes decoded: how to compare file URLs."""
+    return urllib.parse.unquote(urllib.parse.urldefrag(url).url)
+
+
 def verify(
     target: Target,
     index: Index,
@@ -275,15 +341,20 @@ def verify(
     state_dir: Path,
     *,
     wait_seconds: float = 0.0,
+    uv_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Install ``target`` from ``index`` into a fresh venv and smoke-test it.
 
     The smoke test imports the package (from the venv, not the checkout), runs
     ``trellis plugins --json`` and expects the package's plugins active at the planned
-    version, and runs the package's contract suite when it declares one.
+    version, and runs the package's contract suite when it declares one. It runs without
+    any credentials in its environment.
 
     :param wait_seconds: keep retrying resolution this long while the index catches up
         (a public index can take a moment to list a fresh upload).
+    :param uv_cache: uv's cache, to share between the verifications of one run; by default
+        one of this verification's own, deleted afterwards. Never a cache that outlives the
+        run: uv caches files by URL, and a port may later serve another build of a version.
     :return: the proof recorded in the journal.
     """
     project = target.project
@@ -291,6 +362,25 @@ def verify(
     work = state_dir / "verify" / project.name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    cache = uv_cache or work / "uv-cache"
+    try:
+        return _install_and_check(target, index, public, workspace, venv, work, cache, wait_seconds)
+    finally:
+        if uv_cache is None:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def _install_and_check(
+    target: Target,
+    index: Index,
+    public: Sequence[str],
+    workspace: Workspace,
+    venv: Path,
+    work: Path,
+    cache: Path,
+    wait_seconds: float,
+) -> dict[str, Any]:
+    project = target.project
     run(
         [
             *tool("uv"),
@@ -302,20 +392,15 @@ def verify(
             sys.executable,
             str(venv),
         ],
-        env=_uv_env(index),
+        env=_uv_env(index, cache),
         what=f"uv venv for {project.name}",
         timeout=300,
     )
     python = venv_bin(venv, "python")
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            resolved = resolve(target, index, public, workspace, work, python)
-            break
-        except ReleaseError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(5)
+    resolved = _retry_while_the_index_catches_up(
+        lambda: resolve(target, index, public, workspace, work, python, cache=cache),
+        wait_seconds,
+    )
     # The lock's file URLs carry no credentials: naming the release index gives sync the same
     # ones compile had, for that index's host only.
     credentials = ["--index", f"release={index.simple}"] if _needs_credentials(index) else []
@@ -332,7 +417,7 @@ def verify(
             str(python),
             str(work / "pylock.toml"),
         ],
-        env=_uv_env(index),
+        env=_uv_env(index, cache),
         cwd=work,
         what=f"uv pip sync of {project.name}=={target.version}",
         timeout=600,
@@ -342,6 +427,27 @@ def verify(
     proof["plugins"] = _check_plugins(project, target.version, venv, work)
     proof["contract_suite"] = _run_contract_suite(project, python, work)
     return proof
+
+
+def _retry_while_the_index_catches_up(
+    resolution: Callable[[], list[dict[str, Any]]], seconds: float
+) -> list[dict[str, Any]]:
+    """Run ``resolution`` until it succeeds or ``seconds`` have passed, 5 s between tries.
+
+    A public index can take a moment to list a fresh upload, so a missing file may be lag.
+    A redirect off the index's origin is its configuration, not lag: never retried. Nothing
+    is installed before a resolution succeeds, so a retry never runs a package's code.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return resolution()
+        except OriginRefused:
+            raise
+        except ReleaseError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(5)
 
 
 def _check_import(project: Project, python: Path, venv: Path, work: Path) -> str:
