@@ -1,8 +1,9 @@
 """Trellis release tooling: the logic behind ``nox -s release`` and its sibling sessions.
 
 ``python -m tools.release run --dry-run`` prints the plan; ``run`` releases: it writes new
-versions, sibling pins and changelogs (one commit), builds each package with hatch, checks it
-with ``twine check --strict``, uploads it idempotently (by default to a local pypiserver),
+versions, sibling pins and changelogs (one commit), builds each package with ``uv build``
+(build tools pinned by hash), checks it with ``twine check --strict``, checks that every
+in-repo requirement can be met, uploads it idempotently (by default to a local pypiserver),
 installs it from that index into a fresh venv with a proof that no Trellis package came from
 anywhere else, smoke-tests it and tags it — recording each step in a journal so a re-run
 resumes. ``.github/workflows/release.yml`` then rebuilds each tag exactly as verified,

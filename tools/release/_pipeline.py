@@ -2,6 +2,8 @@
 
 Each step is recorded in the journal before the next starts, so a re-run after any failure
 resumes where the release stopped; a re-run after a finished release finds nothing to do.
+What can be checked before the first upload is: a package whose in-repo requirements the
+index could not meet is never published.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ._build import build_many, check_built, dist_dir, twine_check
@@ -33,7 +37,7 @@ from ._index import (
 from ._journal import STATES, Journal, PackageRecord, now, release_lock
 from ._plan import Plan, make_plan
 from ._tagged import seed_at_tags
-from ._verify import PYPI, Target, verify
+from ._verify import PYPI, Target, _requirements, _show, verify
 from ._versions import pin, rewrite_requirements, write_version
 from ._workspace import Workspace, load_workspace
 
@@ -420,7 +424,7 @@ def _build_step(journal: Journal, workspace: Workspace, options: Options) -> Non
         return
     done = _timed(options, f"built {', '.join(r.name for r in todo)}")
     projects = [workspace.projects[r.name] for r in todo]
-    built = build_many(projects, root, jobs=options.jobs, cache=options.state)
+    built = build_many(projects, root, jobs=options.jobs)
     for record in todo:
         files = check_built(
             workspace.projects[record.name],
@@ -456,8 +460,9 @@ def _publish_step(
         todo = [r for r in journal.packages if not r.reached("uploaded")]
         if todo:
             done = _timed(options, f"uploaded to {index.simple}")
-            if index.local:
-                _seed_local(journal, workspace, index, options, Git(options.root))
+            seeds = _to_seed(journal, workspace, index) if index.local else {}
+            _check_siblings(journal, workspace, index, todo, seeds)
+            _seed_local(seeds, index, options, Git(options.root))
             plans = {r.name: compare_with_index(index, r.name, r.version, r.files) for r in todo}
             files = [dist_dir(options.root, r.name) / f for r in todo for f in plans[r.name][0]]
             upload(index, files)
@@ -502,16 +507,71 @@ def _files_changed(root: Path, record: PackageRecord) -> bool:
     )
 
 
-def _seed_local(
-    journal: Journal, workspace: Workspace, index: Index, options: Options, git: Git
-) -> None:
-    """Put unreleased siblings the released packages need on the local index.
+def _sibling_requirements(name: str, workspace: Workspace) -> list[tuple[str, str, SpecifierSet]]:
+    """(sibling, requirer, specifier) for each in-repo requirement met installing ``name``:
+    the graph verification walks (the ``testing`` extra too, with a contract suite)."""
+    project = workspace.projects[name]
+    first = {"testing"} if project.contract_suite and "testing" in project.extras else set()
+    pending = [(name, frozenset(first))]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    found: list[tuple[str, str, SpecifierSet]] = []
+    while pending:
+        current, extras = pending.pop()
+        if (current, extras) not in seen:
+            seen.add((current, extras))
+            for requirement in _requirements(workspace.projects[current], set(extras)):
+                sibling = canonicalize_name(requirement.name)
+                if sibling in workspace.projects and sibling not in {current, name}:
+                    found.append((sibling, current, requirement.specifier))
+                    pending.append((sibling, frozenset(map(canonicalize_name, requirement.extras))))
+    return found
 
-    Each is built from its release tag's own tree (``git worktree``), never from this checkout:
-    a sibling outside the release may have changed since its tag (``--only``), and its tagged
-    version must be what verification installs. A tag listing hashes must be rebuilt exactly.
-    Real indexes already have these; a fresh local one may not.
+
+def _check_siblings(
+    journal: Journal,
+    workspace: Workspace,
+    index: Index,
+    todo: list[PackageRecord],
+    seeds: dict[str, Version],
+) -> None:
+    """Refuse to upload anything unless every package to upload can be installed from ``index``:
+    each in-repo requirement met by a package of this release, one about to be seeded, or a
+    wheel already there (verification installs wheels only).
+
+    :raises ReleaseError: naming each package, the sibling and version it needs, what is there.
     """
+    released = {r.name: Version(r.version) for r in journal.packages}
+    wheels: dict[str, set[Version]] = {}
+    problems = []
+    for record in todo:
+        for sibling, requirer, specifier in _sibling_requirements(record.name, workspace):
+            if sibling not in wheels:
+                files = [f for f in project_files(index, sibling) if f.endswith(".whl")]
+                wheels[sibling] = {Version(v) for f in files if (v := file_version(f, sibling))}
+            coming = {v for v in (released.get(sibling), seeds.get(sibling)) if v is not None}
+            if any(specifier.contains(v, prereleases=True) for v in wheels[sibling] | coming):
+                continue
+            run = f"releases {released[sibling]}" if sibling in released else "does not release it"
+            problems.append(
+                f"{record.name} {record.version} needs {sibling}{_show(specifier)} (required by "
+                f"{requirer}), but this run {run} and {index.simple} has no wheel "
+                "of it that satisfies that (wheels there: "
+                + (", ".join(map(str, sorted(wheels[sibling]))) or "none")
+                + ")"
+            )
+    if problems:
+        raise ReleaseError(
+            f"nothing was uploaded: {index.simple} could not install what this release would "
+            "publish there:\n- " + "\n- ".join(problems) + "\nPut each missing sibling "
+            "there first (`nox -s release-build -- --tag <dist>-v<version> --branch main` "
+            "rebuilds the files verified at its tag into dist/<dist>/; upload those with "
+            "twine), then re-run: this release resumes where it stopped"
+        )
+
+
+def _to_seed(journal: Journal, workspace: Workspace, index: Index) -> dict[str, Version]:
+    """The unreleased siblings the released packages need that the local index lacks (a real
+    index already has them; a fresh local one may not)."""
     released = {r.name for r in journal.packages}
     needed: set[str] = set()
     pending = [n for r in journal.packages for n in workspace.projects[r.name].requires]
@@ -525,6 +585,18 @@ def _seed_local(
         version = str(workspace.projects[name].version)
         if not any(file_version(f, name) == version for f in project_files(index, name)):
             wanted[name] = workspace.projects[name].version
+    return wanted
+
+
+def _seed_local(wanted: dict[str, Version], index: Index, options: Options, git: Git) -> None:
+    """Put the unreleased siblings ``wanted`` (see :func:`_to_seed`) on the local index.
+
+    Each is built from its release tag's own tree (``git worktree``), never from this checkout:
+    a sibling outside the release may have changed since its tag (``--only``), and its tagged
+    version must be what verification installs. A tag listing hashes must be rebuilt exactly.
+    """
+    if not wanted:
+        return
     out = options.state / "seed"
     for name, files in seed_at_tags(git, wanted, out, cache=options.state).items():
         version = str(wanted[name])
