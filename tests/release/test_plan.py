@@ -141,12 +141,41 @@ def test_a_version_ahead_of_its_tag_is_the_base(make_repo: Callable[..., Path]) 
     assert (str(entry.current), str(entry.next)) == ("0.3.5", "0.3.6")
 
 
+def test_a_tag_of_the_next_version_says_whether_this_branch_holds_it(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo()
+    here = git(repo, "rev-parse", "HEAD")
+    git(repo, "tag", "-a", "trellis-core-v0.2.0", "-m", "released from this branch")
+    _touch(repo, "packages/trellis-core/README.md")
+    commit(repo, "a change after that tag")
+    [problem] = [p for p in _plan(repo).problems if "already exists" in p]
+    assert (
+        f"tag trellis-core-v0.2.0 already exists on commit {here[:12]}, on this branch" in problem
+    )
+    assert "not on this branch" not in problem
+
+    git(repo, "tag", "--delete", "trellis-core-v0.2.0")
+    git(repo, "switch", "--quiet", "--create", "elsewhere")
+    git(repo, "commit", "--quiet", "--allow-empty", "-m", "elsewhere")
+    there = git(repo, "rev-parse", "HEAD")
+    git(repo, "tag", "-a", "trellis-core-v0.2.0", "-m", "released from another branch")
+    git(repo, "switch", "--quiet", "main")
+    [problem] = _plan(repo).problems
+    assert (
+        f"tag trellis-core-v0.2.0 already exists on commit {there[:12]}, which is not on this "
+        "branch"
+    ) in problem
+    assert "raise trellis-core's version in src/trellis/core/_version.py past 0.2.0" in problem
+
+
 def test_dry_run_cli_prints_the_table_and_json(make_repo: Callable[..., Path]) -> None:
     repo = make_repo()
     command = [sys.executable, "-m", "tools.release", "--root", str(repo), "run", "--dry-run"]
     table = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     assert table.returncode == 0, table.stderr
-    assert table.stdout.splitlines()[0].split() == ["order", "package", "version", "bump", "why"]
+    header = ["order", "package", "version", "bump", "tag", "why"]
+    assert table.stdout.splitlines()[0].split() == header
     first = table.stdout.splitlines()[1].split()
     assert first[:6] == ["1", "trellis-core", "0.1.0", "->", "0.2.0", "minor"]
     as_json = subprocess.run(

@@ -6,6 +6,7 @@ of it before it builds anything, so these tests stay cheap.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,10 +14,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 from release_testkit import ROOT, Released, commit, copy_repo, fragment, git
 
 from tools.release import Git, Journal, Options, ReleaseError, abandon, load_workspace, make_plan
 from tools.release import release as run_release
+from tools.release._cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("release_tools")]
 
@@ -186,3 +189,146 @@ def test_a_crash_leaving_edits_outside_the_release_prints_the_exact_recovery(
         "packages/trellis-demo && git clean -fd -- packages/trellis-core packages/trellis-demo"
     ) in message
     assert git(repo, "status", "--porcelain"), "the tool touched nothing it did not own"
+
+
+def _kill_after_writing_the_first_version(repo: Path) -> subprocess.CompletedProcess[str]:
+    """A release killed (SIGKILL) once it wrote one package's version, before the next one."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from pathlib import Path
+        sys.path.insert(0, {str(ROOT)!r})
+        import tools.release._pipeline as pipeline
+        from tools.release import Options, release
+
+        original = pipeline.write_version
+
+        def write_then_die(*args, **kwargs):
+            original(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        pipeline.write_version = write_then_die
+        release(Options(root=Path({str(repo)!r}), log=print))
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ)
+    )
+
+
+def _dry_run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.release", "--root", str(repo), "run", "--dry-run", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_after_a_kill_while_writing_versions_the_dry_run_shows_what_the_re_run_releases(
+    repo: Path,
+) -> None:
+    base = _change(repo, "packages/trellis-core", "feature")
+    crashed = _kill_after_writing_the_first_version(repo)
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    assert load_workspace(repo).projects["trellis-core"].version == Version("0.3.0"), (
+        "the kill left trellis-core's version written, uncommitted"
+    )
+
+    text = _dry_run(repo)
+    assert text.returncode == 0, text.stderr
+    assert "stopped while writing versions and changelogs" in text.stdout
+    assert f"restores packages/trellis-core, packages/trellis-demo to {base[:12]}" in text.stdout
+    assert "do not commit them" in text.stdout
+    assert "refuses to start until they are committed" not in text.stdout
+    [core] = [line.split() for line in text.stdout.splitlines() if line.startswith("1 ")]
+    assert core[1:5] == ["trellis-core", "0.2.0", "->", "0.3.0"], text.stdout
+    as_json = json.loads(_dry_run(repo, "--json").stdout)
+    promised = {p["name"]: p["next"] for p in as_json["packages"] if not p["private"]}
+    assert as_json["in_progress"]["action"] == "restore and plan again"
+
+    journal, _ = _release(repo, stop_after="built")  # what the dry run says to do
+    assert journal is not None
+    assert {p.name: p.version for p in journal.packages} == promised
+    assert promised == {"trellis-core": "0.3.0", "trellis-demo": "0.4.1"}, "0.3.0 is not skipped"
+
+
+def test_the_dry_run_of_a_release_that_resumes_shows_the_release_not_a_new_plan(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _change(repo, "packages/trellis-demo")
+    _crash_after_the_commit(repo, monkeypatch)
+    head = git(repo, "rev-parse", "HEAD")
+    assert main(["--root", str(repo), "run", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert f"`nox -s release` adopts its release commit {head[:12]} and resumes" in out
+    assert "trellis-demo 0.4.0 -> 0.4.1: planned" in out
+    assert err == "", "no 'missing fragment' error: the release commit consumed the fragments"
+    assert main(["--root", str(repo), "run", "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["in_progress"]["action"] == "resume"
+    assert [(p["name"], p["next"], p["state"]) for p in data["packages"]] == [
+        ("trellis-demo", "0.4.1", "planned")
+    ]
+    assert data["problems"] == []
+
+
+def test_resuming_from_another_commit_says_how_to_get_back_on_a_branch(repo: Path) -> None:
+    _change(repo, "packages/trellis-demo")
+    journal, _ = _release(repo, stop_after="built")
+    assert journal is not None and journal.release_commit is not None
+    release_commit = journal.release_commit
+    git(repo, "switch", "--quiet", "--create", "elsewhere", "HEAD~1")
+    with pytest.raises(ReleaseError) as caught:
+        _release(repo)
+    message = str(caught.value)
+    assert "check out" not in message, "a detached HEAD is refused: never advise one"
+    assert "`git switch main`" in message
+    git(repo, "switch", "--quiet", "main")  # as told
+    journal, _ = _release(repo, stop_after="built")
+    assert journal is not None and journal.release_commit == release_commit
+
+    git(repo, "reset", "--quiet", "--hard", "HEAD~1")  # no branch holds the release commit now
+    with pytest.raises(ReleaseError) as caught:
+        _release(repo)
+    message = str(caught.value)
+    assert "check out" not in message
+    command = f"git switch --create release-{journal.id} {release_commit}"
+    assert f"`{command}`" in message
+    git(repo, *command.split()[1:])  # as told
+    journal, _ = _release(repo, stop_after="built")
+    assert journal is not None and journal.release_commit == release_commit
+
+
+def test_committing_a_killed_release_s_versions_is_caught_before_it_skips_them(
+    repo: Path,
+) -> None:
+    """Someone committed the half-written versions (as an older dry run advised)."""
+    base = _change(repo, "packages/trellis-core", "feature")
+    assert _kill_after_writing_the_first_version(repo).returncode == -9
+    commit(repo, "commit what the interrupted release left")
+
+    dry = _dry_run(repo)
+    assert dry.returncode == 1
+    version_file = "packages/trellis-core/src/trellis/core/_version.py"
+    assert (
+        f"trellis-core's version is 0.3.0, which release {_journal_id(repo)} wrote and never "
+        f"released: set it back (`git restore --source={base} -- {version_file}`) and commit"
+    ) in dry.stderr, dry.stderr
+
+    assert abandon(Options(root=repo, log=lambda _: None)) is not None  # as told
+    git(repo, "restore", f"--source={base}", "--", version_file)
+    commit(repo, "back to the released version")
+    journal, _ = _release(repo, stop_after="built")
+    assert journal is not None
+    assert {p.name: p.version for p in journal.packages} == {
+        "trellis-core": "0.3.0",
+        "trellis-demo": "0.4.1",
+    }
+
+
+def _journal_id(repo: Path) -> str:
+    journal = Journal.load(repo / ".release" / "journal.json")
+    assert journal is not None
+    return journal.id

@@ -186,3 +186,28 @@ def test_the_tags_command_writes_the_tags_for_the_workflow(
         "tags=trellis-demo-v0.4.0 trellis-core-v0.2.0",
     ]
     assert main([*base, "--tag", "trellis-demo-v9"]) == 1
+
+
+def test_verify_tag_checks_what_the_given_index_serves_even_when_dist_has_the_files(
+    tagged: tuple[Path, Journal], tmp_path: Path
+) -> None:
+    """CI's `check` job has dist/ and names PyPI: the files PyPI serves are what is proved."""
+    source, journal = tagged
+    repo = copy_repo(source, tmp_path / "ci")
+    assert sorted(p.name for p in (repo / "dist" / "trellis-demo").iterdir()) == sorted(
+        journal.package("trellis-demo").files
+    )
+    other = tmp_path / "other-index"
+    other.mkdir()
+    for built in (repo / ".release" / "index").iterdir():
+        if built.name != "trellis_demo-0.4.0.tar.gz":
+            shutil.copy2(built, other / built.name)
+    (other / "trellis_demo-0.4.0.tar.gz").write_bytes(b"not the sdist that was verified")
+    wrong = sha256(other / "trellis_demo-0.4.0.tar.gz")
+    verified = journal.package("trellis-demo").files["trellis_demo-0.4.0.tar.gz"]
+    with local_index(other) as index, pytest.raises(ReleaseError) as caught:
+        verify_tag(repo, "trellis-demo-v0.4.0", index.simple, ["https://pypi.org/simple/"])
+    message = str(caught.value)
+    assert f"{index.simple} serves trellis-demo 0.4.0 files other than" in message
+    assert f"trellis_demo-0.4.0.tar.gz: {index.simple} has sha256 {wrong}" in message
+    assert verified in message

@@ -104,3 +104,42 @@ def test_rewrite_requirements_pins_siblings_only(tmp_path: Path) -> None:
     assert '"trellis-core[django]>=1.3,<2",  # the host' in text
     assert '"boto3>=1.34"' in text
     assert "'trellis-tasks>=0.2.1,<1; python_version >= \"3.11\"'" in text
+
+
+def test_rewrite_requirements_changes_only_the_project_table_byte_for_byte(tmp_path: Path) -> None:
+    """The same string elsewhere (a dependency group, a tool's table) is not a requirement."""
+    text = (
+        "# the package\n"
+        "[project]  # metadata\n"
+        'name = "trellis-demo"\n'
+        "dependencies = [\n"
+        "    # the host\n"
+        '    "trellis-core>=0.1,<1",\n'
+        "    'boto3>=1.34'  ,  # spaced\n"
+        "]\n"
+        "\n"
+        "[dependency-groups]\n"
+        'dev = ["trellis-core>=0.1,<1"]  # a local checkout, not a pin\n'
+        "\n"
+        "[tool.example]\n"
+        'requirements = ["trellis-core>=0.1,<1"]\n'
+    )
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text, encoding="utf-8")
+    changes = rewrite_requirements(pyproject, {"trellis-core": Version("1.3.0")})
+    assert changes == {"trellis-core>=0.1,<1": "trellis-core>=1.3,<2"}
+    expected = text.replace('    "trellis-core>=0.1,<1",\n', '    "trellis-core>=1.3,<2",\n')
+    assert pyproject.read_text(encoding="utf-8") == expected
+
+
+def test_static_version_under_a_commented_project_header_is_read_and_written(
+    tmp_path: Path,
+) -> None:
+    text = "[project]  # metadata\nname = \"x\"\nversion = '1.0.0'  # the version\n"
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    source = version_source({"project": {"name": "x", "version": "1.0.0"}}, tmp_path)
+    assert read_version(tmp_path, source) == Version("1.0.0")
+    write_version(tmp_path, source, Version("1.0.1"))
+    assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == text.replace(
+        "'1.0.0'", "'1.0.1'"
+    )

@@ -54,8 +54,12 @@ def test_order_puts_requirements_first_and_dependents_follow(tmp_path: Path) -> 
 def test_a_cycle_is_an_error_naming_the_packages(tmp_path: Path) -> None:
     _project(tmp_path, "packages/a", "trellis-a", ["trellis-b"])
     _project(tmp_path, "packages/b", "trellis-b", ["trellis-a"])
-    with pytest.raises(ReleaseError, match="trellis-a, trellis-b form a cycle"):
-        load_workspace(tmp_path).order(["trellis-a", "trellis-b"])
+    _project(tmp_path, "packages/c", "trellis-c", ["trellis-a"])
+    with pytest.raises(ReleaseError) as caught:
+        load_workspace(tmp_path).order(["trellis-a", "trellis-b", "trellis-c"])
+    message = str(caught.value)
+    assert "the in-repo requirements of trellis-a, trellis-b form a cycle" in message
+    assert "trellis-c" not in message, "it waits on the cycle but is not part of it"
 
 
 def test_a_public_package_may_not_require_a_private_one(tmp_path: Path) -> None:

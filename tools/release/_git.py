@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -118,6 +121,13 @@ class Git:
         """Whether ``commit`` is ``of`` or one of its ancestors."""
         return self.ok("merge-base", "--is-ancestor", commit, of)
 
+    def branches_at(self, commit: str) -> list[str]:
+        """The local branches whose tip is ``commit``."""
+        out = self(
+            "for-each-ref", "--points-at", commit, "--format=%(refname:short)", "refs/heads/"
+        )
+        return out.split()
+
     def last_release(self, dist: str) -> tuple[str, Version] | None:
         """The highest ``<dist>-v<version>`` tag reachable from HEAD, with its version."""
         found: list[tuple[Version, str]] = []
@@ -194,6 +204,52 @@ class Git:
                 "release a new version instead"
             )
         self("tag", "--annotate", name, "--message", message)
+
+
+def switch_command(git: Git, commit: str, new_branch: str) -> str:
+    """The command that puts HEAD on ``commit`` *on a branch* (a detached HEAD is refused).
+
+    ``git switch <branch>`` when a local branch's tip is ``commit``, else a command creating
+    ``new_branch`` there.
+    """
+    branches = git.branches_at(commit)
+    if branches:
+        current = git.branch()
+        return f"git switch {current if current in branches else branches[0]}"
+    return f"git switch --create {new_branch} {commit}"
+
+
+def resume_elsewhere(git: Git, release_id: str, release_commit: str) -> str:
+    """Why a release in progress on ``release_commit`` cannot resume from HEAD, and what to do."""
+    return (
+        f"release {release_id} is in progress on commit {release_commit[:12]}, but HEAD is "
+        f"{git.head()[:12]}: switch to it on a branch to resume it "
+        f"(`{switch_command(git, release_commit, f'release-{release_id}')}`), or run with "
+        "`--abandon` to give it up (files already uploaded stay on the index)"
+    )
+
+
+@contextmanager
+def detached_tree(git: Git, revision: str) -> Iterator[Path]:
+    """A temporary detached work tree of ``revision`` (``git worktree``), removed after."""
+    holder = Path(tempfile.mkdtemp(prefix="trellis-tree-"))
+    tree = holder / "tree"
+    git(
+        "-c",
+        "core.hooksPath=/dev/null",
+        "worktree",
+        "add",
+        "--detach",
+        "--quiet",
+        str(tree),
+        revision,
+    )
+    try:
+        yield tree
+    finally:
+        git("worktree", "remove", "--force", str(tree), check=False)
+        shutil.rmtree(holder, ignore_errors=True)
+        git("worktree", "prune", check=False)
 
 
 def check_releasable(git: Git) -> None:

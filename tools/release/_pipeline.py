@@ -23,7 +23,7 @@ from packaging.version import Version
 from ._build import build_many, check_built, dist_dir, twine_check
 from ._errors import ReleaseError
 from ._fragments import add_fragment, build_changelog, towncrier_config
-from ._git import Git, check_releasable, tag_name
+from ._git import Git, check_releasable, resume_elsewhere, tag_name
 from ._index import (
     Index,
     compare_with_index,
@@ -235,11 +235,7 @@ def _resume_or_discard(journal: Journal, git: Git, options: Options) -> Journal 
             "`--abandon` it"
         )
     if head != journal.release_commit:
-        raise ReleaseError(
-            f"release {journal.id} is in progress on commit {journal.release_commit[:12]}, but "
-            f"HEAD is {head[:12]}: check out {journal.release_commit[:12]} to resume it, or run "
-            "with `--abandon` to give it up (files already uploaded stay on the index)"
-        )
+        raise ReleaseError(resume_elsewhere(git, journal.id, journal.release_commit))
     check_releasable(git)  # clean, on a branch, not behind: as when it started
     return journal
 

@@ -98,21 +98,35 @@ class Plan:
         """The plan as an aligned table (or a sentence when there is nothing to release)."""
         if not self.entries:
             return "Nothing to release: no package changed since its last release tag."
-        rows = [("order", "package", "version", "bump", "why")]
+        rows = [("order", "package", "version", "bump", "tag", "why")]
         for e in self.entries:
+            tag = tag_name(e.name, e.next) if e.next and not e.missing_fragment else "-"
             if e.private:
                 version, level = f"{e.current} (private)", "-"
             elif e.missing_fragment:
                 version, level = f"{e.current} -> ?", "?"
             else:
                 version, level = f"{e.current} -> {e.next}", e.bump or "-"
-            rows.append((str(e.order or "-"), e.name, version, level, e.why()))
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+            rows.append((str(e.order or "-"), e.name, version, level, tag, e.why()))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
         lines = []
         for row in rows:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-            lines.append("  ".join([*cells, row[4]]).rstrip())
+            lines.append("  ".join([*cells, row[5]]).rstrip())
         return "\n".join(lines)
+
+    def pins_text(self) -> str:
+        """The sibling requirements the release commit writes, one line per requirement."""
+        released = {e.name for e in self.releases}
+        lines = [
+            f"  {e.name}: {needed}{spec} "
+            + ("(released together)" if needed in released else "(its current version)")
+            for e in self.releases
+            for needed, spec in sorted(e.pins.items())
+        ]
+        if not lines:
+            return ""
+        return "\n".join(["Sibling requirements the release commit pins:", *lines])
 
 
 def _canonical_only(workspace: Workspace, only: Iterable[str] | None) -> set[str] | None:
@@ -188,10 +202,17 @@ def make_plan(
             )
         next_versions[name] = bump(project.version, level)
         tag = tag_name(name, next_versions[name])
-        if git.tag_commit(tag):
+        tagged = git.tag_commit(tag)
+        if tagged:
+            where = (
+                "on this branch"
+                if git.is_ancestor(tagged, "HEAD")
+                else "which is not on this branch"
+            )
             problems.append(
-                f"{name} {next_versions[name]}: tag {tag} already exists (not on this branch); "
-                f"raise {name}'s version in {project.source.describe()} past it"
+                f"{name} {next_versions[name]}: tag {tag} already exists on commit "
+                f"{tagged[:12]}, {where}; raise {name}'s version in "
+                f"{project.source.describe()} past {next_versions[name]}"
             )
         draft[name] = (level, [f.path.name for f in found])
 

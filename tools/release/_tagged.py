@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from packaging.version import InvalidVersion, Version
 
 from ._build import build, check_built, dist_dir, twine_check
 from ._errors import ReleaseError
-from ._git import Git, tag_name
+from ._git import Git, detached_tree, tag_name
 from ._index import file_sha256, file_version, index_from_environment, local_index, project_files
 from ._index import sha256 as file_digest
 from ._verify import Target, verify
@@ -86,24 +87,8 @@ def release_packages(message: str) -> list[tuple[str, str]]:
 @contextmanager
 def tag_tree(git: Git, tag: str) -> Iterator[Path]:
     """A temporary detached work tree of ``tag``'s commit (``git worktree``), removed after."""
-    holder = Path(tempfile.mkdtemp(prefix="trellis-tag-"))
-    tree = holder / "tree"
-    git(
-        "-c",
-        "core.hooksPath=/dev/null",
-        "worktree",
-        "add",
-        "--detach",
-        "--quiet",
-        str(tree),
-        f"refs/tags/{tag}^{{commit}}",
-    )
-    try:
+    with detached_tree(git, f"refs/tags/{tag}^{{commit}}") as tree:
         yield tree
-    finally:
-        git("worktree", "remove", "--force", str(tree), check=False)
-        shutil.rmtree(holder, ignore_errors=True)
-        git("worktree", "prune", check=False)
 
 
 def _pins(tagged: Tagged) -> dict[str, str]:
@@ -393,40 +378,81 @@ def verify_tag(
 ) -> dict[str, object]:
     """Install the version ``tag`` names from ``index_url`` and smoke-test it.
 
-    The project comes from the tag's own tree. The expected files are those in
-    ``dist/<dist>/`` when present (so the check proves the index serves what was built),
-    else whatever the index lists for that version.
+    The project comes from the tag's own tree. What is proved is what *the index* serves:
+    its files of that version must be exactly those the tag's annotation lists (the files
+    verified before tagging) and, when ``dist/<dist>/`` holds files of that version (CI's
+    ``check`` job downloads the published ones there), exactly those too. Without either,
+    whatever the index lists for that version is installed and smoke-tested.
+
+    :param wait_seconds: keep re-reading the index this long while it catches up.
+    :raises ReleaseError: the index serves other files, none, or the smoke test fails.
     """
     git = Git(root)
     index = index_from_environment(index_url)
+    listed = tag_hashes(git.tag_annotation(tag) or "")
     state = state_dir or Path(tempfile.mkdtemp(prefix="trellis-verify-"))
+    deadline = time.monotonic() + wait_seconds
     try:
         with tag_tree(git, tag) as tree:
             tagged = parse_tag(tree, tag)
             name, version = tagged.project.name, str(tagged.version)
             folder = dist_dir(root, name)
-            if folder.is_dir() and any(folder.iterdir()):
-                files = {
-                    f.name: file_digest(f)
-                    for f in folder.iterdir()
-                    if file_version(f.name, name) == version
-                }
-            else:
-                files = {
+            expected = [(f"the tag {tag} lists", listed)] if listed else []
+            built = sorted(folder.iterdir()) if folder.is_dir() else []
+            built = [f for f in built if file_version(f.name, name) == version]
+            if built:
+                relative = folder.relative_to(root) if folder.is_relative_to(root) else folder
+                expected.append((f"{relative}/ holds", {f.name: file_digest(f) for f in built}))
+            while True:
+                served = {
                     f: file_sha256(index, entry)
                     for f, entry in project_files(index, name).items()
                     if file_version(f, name) == version
                 }
-            if not files:
-                raise ReleaseError(f"no {name} {version} files in {folder} nor on {index.simple}")
+                problem = _served_problem(index.simple, name, version, served, expected)
+                if problem is None:
+                    break
+                if time.monotonic() >= deadline:
+                    raise ReleaseError(problem)
+                time.sleep(5)
             return verify(
-                Target(tagged.project, tagged.version, files),
+                Target(tagged.project, tagged.version, served),
                 index,
                 public,
                 tagged.workspace,
                 state,
-                wait_seconds=wait_seconds,
+                wait_seconds=max(0.0, deadline - time.monotonic()),
             )
     finally:
         if state_dir is None:
             shutil.rmtree(state, ignore_errors=True)
+
+
+def _served_problem(
+    simple: str,
+    name: str,
+    version: str,
+    served: Mapping[str, str],
+    expected: Sequence[tuple[str, Mapping[str, str]]],
+) -> str | None:
+    """Why the files ``simple`` serves for ``name`` ``version`` are not the expected ones."""
+    if not served:
+        return f"{simple} serves no {name} {version} files; publish them first (or --wait)"
+    for label, files in expected:
+        if dict(files) == dict(served):
+            continue
+        lines = [
+            f"  {f}: {simple} has "
+            + (f"sha256 {served[f]}" if f in served else "no such file")
+            + f"; {label} "
+            + (f"sha256 {files[f]}" if f in files else "no such file")
+            for f in sorted(set(served) | set(files))
+            if served.get(f) != files.get(f)
+        ]
+        return (
+            f"{simple} serves {name} {version} files other than those {label}:\n"
+            + "\n".join(lines)
+            + "\nthe index must serve exactly the files that were verified: never publish "
+            "other bytes under a released version (see shared-docs/releasing.md)"
+        )
+    return None

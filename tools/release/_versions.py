@@ -2,19 +2,25 @@
 
 A project's version lives either in a file named by ``[tool.hatch.version] path`` (hatch's
 regex source; ``pattern`` may override the default) or statically in ``[project] version``.
-Files are edited in place with the smallest possible change, so formatting and comments stay.
+Files are edited in place with the smallest possible change, so formatting and comments stay:
+a version file the way hatchling's own ``VersionFile`` does it (the ``version`` group of the
+pattern is replaced), ``pyproject.toml`` with tomlkit, which keeps every byte outside the
+values it changes.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+from tomlkit.items import String, StringType
 
 from ._errors import ReleaseError
 
@@ -23,7 +29,6 @@ BUMPS: tuple[Bump, ...] = ("patch", "minor", "major")
 
 # hatch's default pattern for the regex version source
 HATCH_DEFAULT_PATTERN = r"(?i)^(__version__|VERSION) *= *([\'\"])v?(?P<version>.+?)\2"
-_STATIC = re.compile(r"(?m)^(?P<head>version\s*=\s*)(?P<q>[\"'])(?P<version>[^\"'\n]+)(?P=q)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +57,14 @@ def version_source(pyproject: dict[str, Any], where: Path) -> VersionSource:
                 "release tooling writes versions to a hatch 'path' source (e.g. "
                 'path = "src/trellis/<name>/_version.py") or to a static [project] version'
             )
-        return VersionSource(path, config.get("pattern", HATCH_DEFAULT_PATTERN))
+        pattern = config.get("pattern")
+        # as hatchling: no pattern, an empty one or `true` mean its default
+        return VersionSource(
+            path, pattern if isinstance(pattern, str) and pattern else HATCH_DEFAULT_PATTERN
+        )
     if "version" not in project:
         raise ReleaseError(f"{where}: [project] has neither 'version' nor dynamic = ['version']")
-    return VersionSource(None, _STATIC.pattern)
+    return VersionSource(None, "")
 
 
 def read_version(folder: Path, source: VersionSource) -> Version:
@@ -63,8 +72,14 @@ def read_version(folder: Path, source: VersionSource) -> Version:
 
     :raises ReleaseError: the file or the version string is missing or not PEP 440.
     """
-    path, _, match = _locate(folder, source)
-    raw = match.group("version")
+    if source.file is None:
+        path = folder / "pyproject.toml"
+        raw = tomllib.loads(_read(path)).get("project", {}).get("version")
+        if not isinstance(raw, str):
+            raise ReleaseError(f"{path}: [project] version must be a string, not {raw!r}")
+    else:
+        path, _, match = _locate(folder, source)
+        raw = match.group("version")
     try:
         return Version(raw)
     except InvalidVersion as exc:
@@ -73,30 +88,48 @@ def read_version(folder: Path, source: VersionSource) -> Version:
 
 def write_version(folder: Path, source: VersionSource, version: Version) -> Path:
     """Write ``version`` into ``folder``'s version source; return the file written."""
+    if source.file is None:
+        path = folder / "pyproject.toml"
+        document = tomlkit.parse(_read(path))
+        project = document["project"]
+        project["version"] = _string_like(project["version"], str(version))
+        path.write_text(tomlkit.dumps(document), encoding="utf-8")
+        return path
     path, text, match = _locate(folder, source)
     start, end = match.span("version")
     path.write_text(text[:start] + str(version) + text[end:], encoding="utf-8")
     return path
 
 
-def _locate(folder: Path, source: VersionSource) -> tuple[Path, str, re.Match[str]]:
-    path = folder / (source.file or "pyproject.toml")
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ReleaseError(f"version file {path} does not exist; fix [tool.hatch.version]") from exc
-    match: re.Match[str] | None
-    if source.file is None:
-        table = re.search(r"(?ms)^\[project\][ \t]*$.*?(?=^\[|\Z)", text)
-        match = _STATIC.search(text, table.start(), table.end()) if table else None
-    else:
-        match = re.search(source.pattern, text, flags=re.MULTILINE)
+
+
+def _locate(folder: Path, source: VersionSource) -> tuple[Path, str, re.Match[str]]:
+    """The version file of a hatch ``path`` source, its text, and the pattern's match in it."""
+    assert source.file is not None
+    path = folder / source.file
+    text = _read(path)
+    match = re.search(source.pattern, text, flags=re.MULTILINE)
     if match is None or "version" not in match.groupdict():
         raise ReleaseError(
             f"{path}: no version found with pattern {source.pattern!r}; write it as "
             '__version__ = "X.Y.Z"'
         )
     return path, text, match
+
+
+def _string_like(old: object, value: str) -> String:
+    """A TOML string holding ``value``, quoted like ``old`` unless that would need escapes."""
+    literal = isinstance(old, String) and old.type in (StringType.SLL, StringType.MLL)
+    if literal and "'" in value:
+        literal = False
+    elif not literal and '"' in value and "'" not in value:
+        literal = True  # 'x; python_version >= "3.11"' rather than "...\"3.11\""
+    return tomlkit.string(value, literal=literal)
 
 
 def _three(version: Version) -> tuple[int, int, int]:
@@ -147,35 +180,28 @@ def parse_requirement(requirement: str) -> Requirement:
 def rewrite_requirements(pyproject: Path, versions: dict[str, Version]) -> dict[str, str]:
     """Pin every requirement on a name in ``versions`` to that version, in place.
 
-    Looks at ``[project] dependencies`` and ``optional-dependencies``; each requirement string
-    is replaced where it is written, so comments and layout stay.
+    Looks at ``[project] dependencies`` and ``optional-dependencies`` only (the same string in
+    another table, say ``[dependency-groups]``, is not a requirement of the package). Each
+    requirement is replaced where it is written, in the same quotes where it can be: the rest
+    of the file stays byte for byte.
 
     :return: old requirement string → new one, for the requirements that changed.
-    :raises ReleaseError: a requirement string to rewrite is not found verbatim in the file.
     """
-    import tomllib
-
-    text = pyproject.read_text(encoding="utf-8")
-    project = tomllib.loads(text).get("project", {})
-    strings = list(project.get("dependencies", []))
-    for extra in project.get("optional-dependencies", {}).values():
-        strings.extend(extra)
+    document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+    project: Any = document.get("project", {})
+    arrays: list[Any] = [project["dependencies"]] if "dependencies" in project else []
+    arrays.extend(project.get("optional-dependencies", {}).values())
     changes: dict[str, str] = {}
-    for old in dict.fromkeys(strings):
-        name = canonicalize_name(parse_requirement(old).name)
-        if name in versions:
+    for array in arrays:
+        for i, item in enumerate(list(array)):
+            old = str(item)
+            name = canonicalize_name(parse_requirement(old).name)
+            if name not in versions:
+                continue
             new = pinned_requirement(old, versions[name])
             if new != old:
+                array[i] = _string_like(item, new)
                 changes[old] = new
-    for old, new in changes.items():
-        literal = re.compile(r"([\"'])" + re.escape(old) + r"\1")
-        quote = "'" if '"' in new else '"'
-        text, count = literal.subn(lambda _m: f"{quote}{new}{quote}", text)  # noqa: B023
-        if count == 0:
-            raise ReleaseError(
-                f"{pyproject}: cannot find the requirement {old!r} as a plain string to rewrite; "
-                "write dependencies as one quoted string each"
-            )
     if changes:
-        pyproject.write_text(text, encoding="utf-8")
+        pyproject.write_text(tomlkit.dumps(document), encoding="utf-8")
     return changes

@@ -12,6 +12,7 @@ Each one's ``[tool.trellis]`` table may say:
 
 from __future__ import annotations
 
+import graphlib
 import heapq
 import tomllib
 from collections.abc import Iterable
@@ -111,23 +112,26 @@ class Workspace:
         :raises ReleaseError: the requirements among ``names`` form a cycle.
         """
         wanted = set(names)
-        blockers = {n: {r for r in self.projects[n].requires if r in wanted} for n in wanted}
-        ready = [n for n, b in blockers.items() if not b]
+        sorter = graphlib.TopologicalSorter({n: self.projects[n].requires & wanted for n in wanted})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle: list[str] = exc.args[1]  # each one is required by the next: [a, b, a]
+            raise ReleaseError(
+                f"the in-repo requirements of {', '.join(sorted(set(cycle)))} form a cycle "
+                f"({' requires '.join(reversed(cycle))}); a package cannot be released after "
+                "itself: remove one of the requirements"
+            ) from exc
+        # Whichever is ready and first by name goes next, so the order never depends on sets.
+        ready = list(sorter.get_ready())
         heapq.heapify(ready)
         ordered: list[str] = []
         while ready:
             name = heapq.heappop(ready)
             ordered.append(name)
-            for other in sorted(self.dependents(name) & wanted):
-                blockers[other].discard(name)
-                if not blockers[other] and other not in ordered and other not in ready:
-                    heapq.heappush(ready, other)
-        if len(ordered) != len(wanted):
-            cycle = sorted(wanted - set(ordered))
-            raise ReleaseError(
-                f"the in-repo requirements of {', '.join(cycle)} form a cycle; a package cannot "
-                "be released after itself: remove one of the requirements"
-            )
+            sorter.done(name)
+            for other in sorter.get_ready():
+                heapq.heappush(ready, other)
         return ordered
 
 
