@@ -145,3 +145,48 @@ def test_another_build_of_a_version_on_a_reused_port_verifies_without_a_false_mi
         )
     files = {r["name"]: r["files"] for r in proof["resolved"]}["trellis-demo"]
     assert [f["sha256"] for f in files] == [sha256(other)]
+
+
+def test_a_cache_kept_across_runs_refreshes_the_release_index_entries(
+    released: Released, tmp_path: Path
+) -> None:
+    """The pipeline keeps one uv cache (third-party wheels are fetched once, not per run);
+    every Trellis name is refreshed from the release index, so another build of a version
+    served later at the same URL is fetched again, never answered from the cache."""
+    repo = released.repo
+    workspace = load_workspace(repo)
+    demo = released.journal.package("trellis-demo")
+    first, second = tmp_path / "a", tmp_path / "b"
+    for directory in (first, second):
+        directory.mkdir()
+        for filename in released.journal.package("trellis-core").files:
+            shutil.copy2(repo / ".release/index" / filename, directory / filename)
+    for filename in demo.files:
+        shutil.copy2(repo / ".release/index" / filename, first / filename)
+    wheel = next(f for f in demo.files if f.endswith(".whl"))
+    other = _rebuilt(repo / ".release/index" / wheel, second)
+    project = workspace.projects["trellis-demo"]
+    kept = tmp_path / "kept-uv-cache"
+
+    with local_index(first) as index:
+        port = int(index.url.split(":")[2].split("/")[0])
+        verify(
+            Target(project, Version("0.4.0"), demo.files),
+            index,
+            [PYPI],
+            workspace,
+            tmp_path,
+            uv_cache=kept,
+        )
+    assert any(kept.iterdir())
+    with local_index(second, port=port) as index:
+        proof = verify(
+            Target(project, Version("0.4.0"), {wheel: sha256(other)}),
+            index,
+            [PYPI],
+            workspace,
+            tmp_path,
+            uv_cache=kept,
+        )
+    files = {r["name"]: r["files"] for r in proof["resolved"]}["trellis-demo"]
+    assert [f["sha256"] for f in files] == [sha256(other)]

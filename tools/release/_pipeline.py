@@ -476,9 +476,16 @@ def _publish_step(
         todo = [r for r in journal.packages if not r.reached("verified")]
         done = _timed(options, f"verified {', '.join(r.name for r in todo)} from {index.simple}")
 
+        # One uv cache for every verification of every run (.release/uv-cache), so third-party
+        # wheels are fetched once; Trellis packages are always asked again from the release
+        # index, never taken from it (see _verify._refresh_trellis).
+        run_cache = options.state / "uv-cache"
+
         def check(record: PackageRecord) -> None:
             target = Target(workspace.projects[record.name], Version(record.version), record.files)
-            proof = verify(target, index, list(options.public), workspace, options.state)
+            proof = verify(
+                target, index, list(options.public), workspace, options.state, uv_cache=run_cache
+            )
             journal.advance(record.name, "verified", proof=proof)
 
         failures: dict[str, ReleaseError] = {}

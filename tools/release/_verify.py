@@ -194,6 +194,18 @@ def check_siblings_on_index(target: Target, index: Index, workspace: Workspace) 
                 )
 
 
+def _refresh_trellis(workspace: Workspace, names: Sequence[str] = ()) -> list[str]:
+    """``--refresh-package`` for every in-repo public project and every name in ``names``.
+
+    A cache may outlive a release index's contents (a retry with ``--wait``, a cache kept
+    across runs): uv caches pages and files by URL, and the same URL may later list or serve
+    another build of a version. Trellis packages are always asked again, never taken from
+    the cache; third-party files (immutable on their index) stay cached.
+    """
+    protected = {n for n in workspace.projects if not workspace.projects[n].private}
+    return [arg for name in sorted(protected | set(names)) for arg in ("--refresh-package", name)]
+
+
 def resolve(
     target: Target,
     index: Index,
@@ -223,10 +235,7 @@ def resolve(
     for url in public[:-1]:
         indexes += ["--index", url]
     indexes += ["--default-index", public[-1] if public else index.simple]
-    # Retries (--wait) reuse the cache: the release index's pages must be asked again each
-    # time, not answered from a cached page that predates the upload.
-    protected_here = sorted(n for n in workspace.projects if not workspace.projects[n].private)
-    refresh = [arg for name in protected_here for arg in ("--refresh-package", name)]
+    refresh = _refresh_trellis(workspace)
     run(
         [
             *tool("uv"),
@@ -352,9 +361,11 @@ def verify(
 
     :param wait_seconds: keep retrying resolution this long while the index catches up
         (a public index can take a moment to list a fresh upload).
-    :param uv_cache: uv's cache, to share between the verifications of one run; by default
-        one of this verification's own, deleted afterwards. Never a cache that outlives the
-        run: uv caches files by URL, and a port may later serve another build of a version.
+    :param uv_cache: uv's cache, to share between verifications (the pipeline keeps one in
+        ``.release/uv-cache``); by default one of this verification's own, deleted
+        afterwards. Never the caller's ``UV_CACHE_DIR``. Every Trellis package is refreshed
+        from the release index on each use, so a port that later serves another build of a
+        version is asked again, not answered from the cache.
     :return: the proof recorded in the journal.
     """
     project = target.project
@@ -404,6 +415,7 @@ def _install_and_check(
     # The lock's file URLs carry no credentials: naming the release index gives sync the same
     # ones compile had, for that index's host only.
     credentials = ["--index", f"release={index.simple}"] if _needs_credentials(index) else []
+    trellis = [r["name"] for r in resolved if str(r["name"]).startswith("trellis-")]
     run(
         [
             *tool("uv"),
@@ -413,6 +425,7 @@ def _install_and_check(
             "--no-config",
             "--no-build",
             *credentials,
+            *_refresh_trellis(workspace, trellis),
             "--python",
             str(python),
             str(work / "pylock.toml"),
