@@ -202,6 +202,32 @@ def release_verify(session: nox.Session) -> None:
     _release_command(session, "verify")
 
 
+@nox.session(name="release-serve", default=False, reuse_venv=True)
+def release_serve(session: nox.Session) -> None:
+    """Serve .release/index read-only on 127.0.0.1, never falling back (-- PORT, 8765)."""
+    folder = ROOT / ".release" / "index"
+    if not folder.is_dir():
+        session.error(f"{folder} does not exist: run `nox -s release` first")
+    port = session.posargs[0] if session.posargs else "8765"
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        session.error(f"the port must be a number from 1 to 65535; got {port!r}")
+    session.install(*RELEASE_TOOLS)
+    session.run(
+        "pypi-server",
+        "run",
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--disable-fallback",
+        "--authenticate",
+        "update",
+        "--passwords",
+        os.devnull,
+        str(folder),
+    )
+
+
 @nox.session(default=False, reuse_venv=True)
 def owners(session: nox.Session) -> None:
     """List the owners to ask for review of the current change (-- --base REF, --json)."""

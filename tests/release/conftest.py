@@ -16,16 +16,15 @@ from release_testkit import GIT_ENV, Released, new_repo
 from tools.release import Options, ReleaseError, release
 from tools.release._proc import tool
 
-TOOLS = ("hatch", "twine", "towncrier", "pypi-server", "uv")
+TOOLS = ("twine", "towncrier", "pypi-server", "uv")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _release_test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A git identity for commits and tags, and hatch build environments kept out of $HOME."""
+    """A git identity for commits and tags, and no release index from the caller's shell."""
     with pytest.MonkeyPatch.context() as patch:
         for key, value in GIT_ENV.items():
             patch.setenv(key, value)
-        patch.setenv("HATCH_DATA_DIR", str(tmp_path_factory.mktemp("hatch-data")))
         for key in ("TRELLIS_RELEASE_INDEX_URL", "TRELLIS_RELEASE_PUBLIC_INDEX_URL"):
             patch.delenv(key, raising=False)
         yield
