@@ -170,11 +170,12 @@ def bench(session: nox.Session) -> None:
 # release-tags, release-build and release-verify when a release commit reaches main.
 
 RELEASE_TOOLS = nox.project.dependency_groups(PYPROJECT, "release")
+RELEASE_LIGHT = nox.project.dependency_groups(PYPROJECT, "release-light")
 
 
 def _release_command(session: nox.Session, command: str, *, tools: bool = True) -> None:
     """Run ``python -m tools.release <command> <posargs>`` with the release tools installed."""
-    session.install(*(RELEASE_TOOLS if tools else ("packaging>=24",)))
+    session.install(*(RELEASE_TOOLS if tools else RELEASE_LIGHT))
     session.run("python", "-m", "tools.release", command, *session.posargs)
 
 
@@ -243,7 +244,7 @@ def codeowners(session: nox.Session) -> None:
 @nox.session(default=False, reuse_venv=True)
 def workflows(session: nox.Session) -> None:
     """Lint .github: actionlint and zizmor on the workflows, CODEOWNERS in step with owners."""
-    session.install("packaging>=24", *nox.project.dependency_groups(PYPROJECT, "workflows"))
+    session.install(*RELEASE_LIGHT, *nox.project.dependency_groups(PYPROJECT, "workflows"))
     session.run("actionlint", "-no-color")
     session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
     session.run("python", "-m", "tools.release", "codeowners", "--check")
