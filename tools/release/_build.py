@@ -124,7 +124,6 @@ def build(
     project: Project,
     out: Path,
     *,
-    cache: Path | None = None,
     index_url: str = BUILD_INDEX,
 ) -> list[Path]:
     """Build one package (sdist and wheel, each from the source tree) into an emptied ``out``.
@@ -133,11 +132,9 @@ def build(
     tree's ``build-constraints.txt`` pins by hash, from ``index_url`` only, in the environment
     of :func:`build_environment` (see the module docstring).
 
-    :param cache: unused: uv keeps no build environment between builds.
     :raises ReleaseError: the pins carry no hashes, a build tool does not match its hash or
         is not pinned, or the build failed (with uv's output).
     """
-    del cache
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

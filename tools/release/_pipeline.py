@@ -601,7 +601,7 @@ def _seed_local(wanted: dict[str, Version], index: Index, options: Options, git:
     if not wanted:
         return
     out = options.state / "seed"
-    for name, files in seed_at_tags(git, wanted, out, cache=options.state).items():
+    for name, files in seed_at_tags(git, wanted, out).items():
         version = str(wanted[name])
         to_upload, _ = compare_with_index(index, name, version, files)
         upload(index, [out / name / f for f in to_upload])

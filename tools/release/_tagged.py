@@ -114,7 +114,7 @@ def _differences(built: Mapping[str, str], listed: Mapping[str, str]) -> str:
 
 
 def build_at_tag(
-    git: Git, tag: str, out: Path, *, cache: Path, expect: Mapping[str, str] | None = None
+    git: Git, tag: str, out: Path, *, expect: Mapping[str, str] | None = None
 ) -> tuple[Tagged, dict[str, str]]:
     """Build the package of ``tag`` from the tag's own tree into ``out``.
 
@@ -125,7 +125,7 @@ def build_at_tag(
     """
     with tag_tree(git, tag) as tree:
         tagged = parse_tag(tree, tag)
-        files = build(tagged.project, out, cache=cache)
+        files = build(tagged.project, out)
         digests = check_built(tagged.project, files, tagged.version, _pins(tagged))
     if expect is not None and digests != dict(expect):
         shutil.rmtree(out, ignore_errors=True)
@@ -211,7 +211,7 @@ def build_tags(
                 f"'Release-Package: {name} {version}': it is not the commit that released it"
             )
         out = dist_dir(root, name)
-        build_at_tag(git, tag, out, cache=root / ".release", expect=hashes)
+        build_at_tag(git, tag, out, expect=hashes)
         built[tag] = sorted(out.iterdir())
         twine_check(built[tag])
     if github_output is not None:
@@ -282,9 +282,7 @@ def _needed_siblings(tagged: Tagged) -> dict[str, Version]:
     return needed
 
 
-def seed_at_tags(
-    git: Git, wanted: Mapping[str, Version], out: Path, *, cache: Path
-) -> dict[str, dict[str, str]]:
+def seed_at_tags(git: Git, wanted: Mapping[str, Version], out: Path) -> dict[str, dict[str, str]]:
     """Build each package of ``wanted`` (name → released version) from its release tag.
 
     Files go to ``out/<dist>/``. A tag whose message lists hashes must be rebuilt exactly.
@@ -302,7 +300,7 @@ def seed_at_tags(
             )
         annotation = git.tag_annotation(tag)
         expect = tag_hashes(annotation or "") or None
-        _, seeded[name] = build_at_tag(git, tag, out / name, cache=cache, expect=expect)
+        _, seeded[name] = build_at_tag(git, tag, out / name, expect=expect)
     return seeded
 
 
@@ -337,7 +335,7 @@ def verify_built(
                         wanted[name] = version
             index_dir = state / "index"
             index_dir.mkdir(parents=True, exist_ok=True)
-            seeded = seed_at_tags(git, wanted, state / "seed", cache=root / ".release")
+            seeded = seed_at_tags(git, wanted, state / "seed")
             for name, files in seeded.items():
                 for filename in files:
                     shutil.copy2(state / "seed" / name / filename, index_dir / filename)
