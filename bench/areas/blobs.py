@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +60,7 @@ from typing import Any
 
 from bench._common import REPO_ROOT, Record, clean_env, record, run_python
 from trellis.blobs.s3testing import S3Server, s3_server
+from trellis.core.testing import throwaway_database
 
 MiB = 1024 * 1024
 BIG = 256 * MiB
@@ -342,14 +342,8 @@ def postgres_database(server: str) -> Iterator[str]:
             f"{POSTGRES_URL_VARIABLE} at another server, or set {POSTGRES_URL_VARIABLE}=off "
             "to skip the PostgreSQL records"
         ) from exc
-    name = f"trellis_bench_blobs_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{server.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(server, "trellis_bench_blobs") as url:
+        yield url
 
 
 # -- records -----------------------------------------------------------------------------------

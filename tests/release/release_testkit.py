@@ -236,24 +236,19 @@ class Released:
 
 
 @contextmanager
-def private_index(directory: Path, username: str, password: str) -> Iterator[str]:
-    """pypiserver on loopback where listing and downloading need ``username``/``password``.
-
-    Yields its base URL (``http://127.0.0.1:PORT/``); the simple API is under ``simple/``.
-    """
+def _pypiserver(directory: Path, *options: str) -> Iterator[str]:
+    """pypiserver on a free loopback port serving ``directory`` with ``options``; yields its
+    base URL (``http://127.0.0.1:PORT/``, the simple API under ``simple/``); log beside it."""
     from tools.release._index import _free_port, _wait_until_up
     from tools.release._proc import tool
 
-    digest = base64.b64encode(hashlib.sha1(password.encode(), usedforsecurity=False).digest())
-    htpasswd = directory.parent / f".{directory.name}.htpasswd"
-    htpasswd.write_text(f"{username}:{{SHA}}{digest.decode()}\n", encoding="utf-8")
     port = _free_port()
     log = directory.parent / f"{directory.name}.log"
     command = [
         *tool("pypi-server"),
         *("run", "--interface", "127.0.0.1", "--port", str(port)),
-        *("--authenticate", "download,list,update", "--passwords", str(htpasswd)),
-        *("--disable-fallback", str(directory)),
+        *options,
+        str(directory),
     ]
     with log.open("ab") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
@@ -265,30 +260,29 @@ def private_index(directory: Path, username: str, password: str) -> Iterator[str
 
 
 @contextmanager
+def private_index(directory: Path, username: str, password: str) -> Iterator[str]:
+    """pypiserver on loopback where listing and downloading need ``username``/``password``.
+
+    Yields its base URL (``http://127.0.0.1:PORT/``); the simple API is under ``simple/``.
+    """
+    digest = base64.b64encode(hashlib.sha1(password.encode(), usedforsecurity=False).digest())
+    htpasswd = directory.parent / f".{directory.name}.htpasswd"
+    htpasswd.write_text(f"{username}:{{SHA}}{digest.decode()}\n", encoding="utf-8")
+    authenticated = ("--authenticate", "download,list,update", "--passwords", str(htpasswd))
+    with _pypiserver(directory, *authenticated, "--disable-fallback") as url:
+        yield url
+
+
+@contextmanager
 def fallback_index(directory: Path, fallback_url: str) -> Iterator[str]:
     """pypiserver on loopback that redirects a project it lacks to ``fallback_url``.
 
     Anonymous reads and uploads. This is the misconfiguration a release index must never
     have (pypiserver's default is to fall back to PyPI). Yields its base URL.
     """
-    from tools.release._index import _free_port, _wait_until_up
-    from tools.release._proc import tool
-
-    port = _free_port()
-    log = directory.parent / f"{directory.name}.log"
-    command = [
-        *tool("pypi-server"),
-        *("run", "--interface", "127.0.0.1", "--port", str(port)),
-        *("--authenticate", ".", "--passwords", "."),
-        *("--fallback-url", fallback_url, str(directory)),
-    ]
-    with log.open("ab") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_up(port, process, log)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop_process(process)
+    anonymous = ("--authenticate", ".", "--passwords", ".")
+    with _pypiserver(directory, *anonymous, "--fallback-url", fallback_url) as url:
+        yield url
 
 
 def wheel_with_files(directory: Path, name: str, version: str, files: dict[str, str]) -> Path:

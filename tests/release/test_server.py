@@ -107,15 +107,19 @@ def _rebuilt(wheel: Path, directory: Path) -> Path:
     return target
 
 
+@pytest.mark.parametrize("kept_cache", [False, True], ids=["own-cache", "kept-cache"])
 def test_another_build_of_a_version_on_a_reused_port_verifies_without_a_false_mismatch(
-    released: Released, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    released: Released, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_cache: bool
 ) -> None:
     """Build A of trellis-demo 0.4.0 served and verified on a port; then build B, same port.
 
-    uv caches downloads by URL: without a cache of the run's own, the second verification
-    installs build A's cached wheel and fails on a hash mismatch that is not there.
+    uv caches downloads by URL. Each verification with a cache of its own, or both with the
+    one cache the pipeline keeps across runs (``uv_cache=``, where every Trellis name is
+    refreshed from the release index), must install build B, never a cached build A that
+    fails on a hash mismatch that is not there. The developer's UV_CACHE_DIR is never used.
     """
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "developer-uv-cache"))
+    kept = {"uv_cache": tmp_path / "kept-uv-cache"} if kept_cache else {}
     repo = released.repo
     workspace = load_workspace(repo)
     demo = released.journal.package("trellis-demo")
@@ -133,60 +137,14 @@ def test_another_build_of_a_version_on_a_reused_port_verifies_without_a_false_mi
 
     with local_index(first) as index:
         port = int(index.url.split(":")[2].split("/")[0])
-        verify(Target(project, Version("0.4.0"), demo.files), index, [PYPI], workspace, tmp_path)
+        build_a = Target(project, Version("0.4.0"), demo.files)
+        verify(build_a, index, [PYPI], workspace, tmp_path, **kept)
+    if kept_cache:
+        assert any(kept["uv_cache"].iterdir())
     with local_index(second, port=port) as index:
         assert index.url == f"http://127.0.0.1:{port}/simple/"
-        proof = verify(
-            Target(project, Version("0.4.0"), {wheel: sha256(other)}),
-            index,
-            [PYPI],
-            workspace,
-            tmp_path,
-        )
+        build_b = Target(project, Version("0.4.0"), {wheel: sha256(other)})
+        proof = verify(build_b, index, [PYPI], workspace, tmp_path, **kept)
     files = {r["name"]: r["files"] for r in proof["resolved"]}["trellis-demo"]
     assert [f["sha256"] for f in files] == [sha256(other)]
-
-
-def test_a_cache_kept_across_runs_refreshes_the_release_index_entries(
-    released: Released, tmp_path: Path
-) -> None:
-    """The pipeline keeps one uv cache (third-party wheels are fetched once, not per run);
-    every Trellis name is refreshed from the release index, so another build of a version
-    served later at the same URL is fetched again, never answered from the cache."""
-    repo = released.repo
-    workspace = load_workspace(repo)
-    demo = released.journal.package("trellis-demo")
-    first, second = tmp_path / "a", tmp_path / "b"
-    for directory in (first, second):
-        directory.mkdir()
-        for filename in released.journal.package("trellis-core").files:
-            shutil.copy2(repo / ".release/index" / filename, directory / filename)
-    for filename in demo.files:
-        shutil.copy2(repo / ".release/index" / filename, first / filename)
-    wheel = next(f for f in demo.files if f.endswith(".whl"))
-    other = _rebuilt(repo / ".release/index" / wheel, second)
-    project = workspace.projects["trellis-demo"]
-    kept = tmp_path / "kept-uv-cache"
-
-    with local_index(first) as index:
-        port = int(index.url.split(":")[2].split("/")[0])
-        verify(
-            Target(project, Version("0.4.0"), demo.files),
-            index,
-            [PYPI],
-            workspace,
-            tmp_path,
-            uv_cache=kept,
-        )
-    assert any(kept.iterdir())
-    with local_index(second, port=port) as index:
-        proof = verify(
-            Target(project, Version("0.4.0"), {wheel: sha256(other)}),
-            index,
-            [PYPI],
-            workspace,
-            tmp_path,
-            uv_cache=kept,
-        )
-    files = {r["name"]: r["files"] for r in proof["resolved"]}["trellis-demo"]
-    assert [f["sha256"] for f in files] == [sha256(other)]
+    assert not (tmp_path / "developer-uv-cache").exists()

@@ -86,19 +86,53 @@ def s3_selected(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterato
         s3.clear_clients()
 
 
+def endpoint_env(port: int, bucket: str, **settings: str) -> dict[str, str]:
+    """``TRELLIS_BLOBS_S3_*`` for a loopback endpoint on ``port`` (plus ``settings``)."""
+    env = {
+        "TRELLIS_BLOBS_S3_BUCKET": bucket,
+        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
+        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
+    }
+    env.update({f"TRELLIS_BLOBS_S3_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+@contextmanager
+def loopback_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A TCP server on a free loopback port that calls ``handle(connection)`` for each
+    connection, one at a time, in a thread; yields the port. Stopped on exit."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)  # so the accepting thread sees `stop` soon
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            handle(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
 @pytest.fixture
 def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Select the s3 provider process-wide, pointed at a loopback port where nothing listens."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {
-        "TRELLIS_BLOBS_S3_BUCKET": "trellis-unreachable",
-        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
-        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
-    }
-    with s3_selected(monkeypatch, env):
+    with s3_selected(monkeypatch, endpoint_env(port, "trellis-unreachable")):
         yield
 
 
@@ -109,56 +143,20 @@ def hanging_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[socket.socket]]
     Read timeout 0.5 s and 2 attempts, so a request gives up within about a second. The
     value lists the connections the server accepted (each attempt is one).
     """
-    import threading
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)  # so the accepting thread sees `stop` soon
     accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            accepted.append(connection)  # kept open, never answered
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    env = {
-        "TRELLIS_BLOBS_S3_BUCKET": "trellis-hanging",
-        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
-        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
-        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
-        "TRELLIS_BLOBS_S3_READ_TIMEOUT": "0.5",
-        "TRELLIS_BLOBS_S3_MAX_ATTEMPTS": "2",
-    }
     try:
-        with s3_selected(monkeypatch, env):
-            yield accepted
+        with loopback_server(accepted.append) as port:  # kept open, never answered
+            env = endpoint_env(port, "trellis-hanging", read_timeout="0.5", max_attempts="2")
+            with s3_selected(monkeypatch, env):
+                yield accepted
     finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
         for connection in accepted:
             connection.close()
 
 
-@pytest.fixture
-def cutting_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Select the s3 provider at a server that cuts every object body short.
-
-    It answers the bucket check (``HEAD``) with 200, and every other request with a
-    ``Content-Length`` of 1 MiB, 100 bytes of body, and a closed connection.
-    """
-    import threading
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
-
-    def answer(connection: socket.socket) -> None:
+def _cut_short(connection: socket.socket) -> None:
+    """Answer ``HEAD`` with 200; then promise 1 MiB, send 100 bytes and close."""
+    with connection:
         connection.settimeout(5)
         while True:
             request = b""
@@ -174,31 +172,19 @@ def cutting_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             b'HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nETag: "e"\r\n\r\n' + b"x" * 100
         )
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                answer(connection)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    env = {
-        "TRELLIS_BLOBS_S3_BUCKET": "trellis-cut-short",
-        "TRELLIS_BLOBS_S3_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
-        "TRELLIS_BLOBS_S3_REGION": "us-east-1",
-        "TRELLIS_BLOBS_S3_ACCESS_KEY_ID": "testing-key-id",
-        "TRELLIS_BLOBS_S3_MAX_ATTEMPTS": "1",
-    }
-    try:
-        with s3_selected(monkeypatch, env):
-            yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+@pytest.fixture
+def cutting_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Select the s3 provider at a server that cuts every object body short.
+
+    It answers the bucket check (``HEAD``) with 200, and every other request with a
+    ``Content-Length`` of 1 MiB, 100 bytes of body, and a closed connection.
+    """
+    with (
+        loopback_server(_cut_short) as port,
+        s3_selected(monkeypatch, endpoint_env(port, "trellis-cut-short", max_attempts="1")),
+    ):
+        yield
 
 
 @pytest.fixture

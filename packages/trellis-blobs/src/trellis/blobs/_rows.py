@@ -6,6 +6,7 @@ points), before Django's app registry is ready, so nothing here imports models a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -34,35 +35,13 @@ def meta_model() -> type[BlobMeta]:
     return BlobMeta
 
 
+INFO_FIELDS = tuple(f.name for f in dataclasses.fields(BlobInfo))
+"""The columns of a :class:`BlobInfo`, in its field order (``values_list(*INFO_FIELDS)``)."""
+
+
 def to_info(row: BlobMeta) -> BlobInfo:
     """The public value of a metadata row."""
-    return BlobInfo(
-        key=row.key,
-        domain=row.domain,
-        parent_id=row.parent_id,
-        type_code=row.type_code,
-        name=row.name,
-        content_type=row.content_type,
-        length=row.length,
-        sha256=row.sha256,
-        created=row.created,
-        expires=row.expires,
-    )
-
-
-INFO_FIELDS = (
-    "key",
-    "domain",
-    "parent_id",
-    "type_code",
-    "name",
-    "content_type",
-    "length",
-    "sha256",
-    "created",
-    "expires",
-)
-"""The columns of a :class:`BlobInfo`, in its field order (``values_list(*INFO_FIELDS)``)."""
+    return BlobInfo(*(getattr(row, name) for name in INFO_FIELDS))
 
 
 def info_by_key(key: str) -> BlobInfo | None:

@@ -19,7 +19,7 @@ from ._dists import (
     write_plugin_project,
 )
 from ._processes import stop_process
-from ._services import in_ci, postgres_database, require_service
+from ._services import in_ci, postgres_database, require_service, throwaway_database
 from ._suite import ContractSuite, isolated_host
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "require_service",
     "run_trellis",
     "stop_process",
+    "throwaway_database",
     "venv_python",
     "venv_site_packages",
     "write_plugin_project",

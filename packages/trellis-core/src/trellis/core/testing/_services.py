@@ -57,13 +57,22 @@ def postgres_database(prefix: str = "trellis_test") -> Iterator[str]:
             f"start it (pg_ctlcluster <version> main start) or set {POSTGRES_URL_VARIABLE}"
         ),
     )
+    with throwaway_database(server, prefix) as url:
+        yield url
+
+
+@contextmanager
+def throwaway_database(server: str, prefix: str) -> Iterator[str]:
+    """Create a database named ``<prefix>_<random>`` on PostgreSQL ``server`` (a URL), yield
+    its URL, and drop it afterwards, connections and all. No reachability check: for code
+    outside pytest (benchmarks) that reports an unreachable server its own way."""
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
+    with psycopg.connect(server, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield f"{server.rsplit('/', 1)[0]}/{name}"
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
+        with psycopg.connect(server, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
