@@ -24,7 +24,7 @@ def test_plugins_are_active_and_filesystem_is_the_default():
     host = get_host()
     records = {r.name: r for r in host.plugins()}
     assert records["blobs"].status == "active"
-    assert records["blobs"].defines == {"blobs": "1.1.0"}
+    assert records["blobs"].defines == {"blobs": "1.2.0"}
     assert records["blobs-filesystem"].status == "active"
     assert records["blobs-filesystem"].distribution == "trellis-blobs"
     assert host.selected_provider("blobs") == "filesystem"

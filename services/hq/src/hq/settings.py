@@ -55,6 +55,17 @@ STATIC_ROOT = DATA_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
+LOGGING = {  # trellis.* at INFO on stderr: remote calls are logged with their request id
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "trellis": {
+            "handlers": ["console"],
+            "level": os.environ.get("TRELLIS_LOG_LEVEL", "INFO"),
+        }
+    },
+}
 TRELLIS: dict[str, object] = {}
 
 compose(globals())

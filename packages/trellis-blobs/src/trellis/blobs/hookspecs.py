@@ -8,6 +8,10 @@ expiry) is kept in SQL by the ``trellis.blobs`` facade; a provider stores bytes 
 Keys reaching a provider are already validated by :func:`trellis.blobs.validate_key`
 (``[A-Za-z0-9._/-]``, no empty, ``.`` or ``..`` segment, no leading ``/``, at most 255
 characters); a provider must still never let a key address anything outside its own storage.
+
+Every provider hook is :func:`~trellis.core.remotable` (contract 1.2): trellis-remote can serve
+the selected provider over HTTP and answer these hooks as provider ``remote`` in another
+process. Reads (``blobs_open``, ``blobs_exists``, ``blobs_scan``) are marked safe to retry.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from trellis.core import Contract, hookspec
+from trellis.core import Contract, hookspec, remotable
 
 from ._types import BlobInfo, StoredBlob
 
@@ -24,10 +28,11 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 CONTRACT = Contract(
-    "blobs", "1.1.0", default_provider="filesystem", description="Blob content storage"
+    "blobs", "1.2.0", default_provider="filesystem", description="Blob content storage"
 )
 
 
+@remotable()
 @hookspec(firstresult=True)
 def blobs_write(key: str, stream: BinaryIO) -> int:
     """Store everything read from ``stream`` (until EOF) as the content of ``key``.
@@ -42,6 +47,7 @@ def blobs_write(key: str, stream: BinaryIO) -> int:
     """
 
 
+@remotable(safe=True)
 @hookspec(firstresult=True)
 def blobs_open(key: str) -> BinaryIO:
     """Open the content of ``key`` for streaming reads.
@@ -53,6 +59,7 @@ def blobs_open(key: str) -> BinaryIO:
     """
 
 
+@remotable()
 @hookspec(firstresult=True)
 def blobs_delete(key: str) -> bool:
     """Delete the content of ``key``.
@@ -63,6 +70,7 @@ def blobs_delete(key: str) -> bool:
     """
 
 
+@remotable(safe=True)
 @hookspec(firstresult=True)
 def blobs_exists(key: str) -> bool:
     """Whether content is stored under ``key``.
@@ -73,6 +81,7 @@ def blobs_exists(key: str) -> bool:
     """
 
 
+@remotable(safe=True)
 @hookspec(firstresult=True)
 def blobs_scan() -> Iterator[StoredBlob]:
     """Every stored blob, in no particular order (for reaping orphans and migrations).

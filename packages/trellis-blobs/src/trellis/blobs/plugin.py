@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 TRELLIS_HOOKSPECS = [hookspecs]
-TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2", "blobs": ">=1.1,<2"}
+TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2", "blobs": ">=1.2,<2"}
 
 HEALTH_PREFIX = "_health/"
 """Keys of health-check probes; a probe left by a killed process is reaped as an orphan."""

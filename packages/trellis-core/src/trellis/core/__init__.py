@@ -8,6 +8,7 @@ hooks to the selected provider and collects extension hooks from all.
 from __future__ import annotations
 
 from ._config import Config, read_setting
+from ._context import request_id
 from ._contracts import Contract
 from ._errors import (
     ConfigurationError,
@@ -24,7 +25,14 @@ from ._errors import (
 from ._global import get_host, set_host
 from ._health import CheckOutcome, HealthReport, run_health_checks
 from ._host import Host, create_host
-from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl, hookspec
+from ._markers import (
+    ENTRY_POINT_GROUP,
+    PROJECT_NAME,
+    hookimpl,
+    hookspec,
+    remotable,
+    remote_options,
+)
 from ._monitor import CallStats, Monitor
 from ._records import HookInfo, Implementer, PluginRecord
 from ._types import HealthCheck, HealthResult, HealthStatus, UrlMount
@@ -61,6 +69,9 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "read_setting",
+    "remotable",
+    "remote_options",
+    "request_id",
     "run_health_checks",
     "set_host",
 ]

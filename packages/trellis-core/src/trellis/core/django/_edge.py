@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
+from .._context import current_request_id
 from .._errors import ProviderFailed
 from .._loader import describe_exception
 from ._settings import setting
@@ -128,7 +129,11 @@ class EdgeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         rid = request_id(request)
-        response = self.get_response(request)
+        token = current_request_id.set(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
         if response.status_code >= 400 and self.is_api(request):
             response = self._as_json(request, response)
         response[REQUEST_ID_HEADER] = rid

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from trellis.core.django import plugin_urlpatterns
+
+urlpatterns = [*plugin_urlpatterns()]

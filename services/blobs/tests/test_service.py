@@ -1,0 +1,95 @@
+"""services/blobs as an operator runs it: its profile rules and its own checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+STRONG = "k" * 20 + "Q7-x" * 10
+SECRET = "f" * 64
+
+
+def manage(data: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRELLIS_", "DJANGO_", "DATABASE_URL"))
+    }
+    env.update(TRELLIS_DATA_DIR=str(data), **extra)
+    return subprocess.run(
+        [sys.executable, "-m", "blobs_service", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_serve_without_a_secret(tmp_path: Path) -> None:
+    done = manage(
+        tmp_path,
+        "check",
+        TRELLIS_PROFILE="production",
+        DJANGO_SECRET_KEY=STRONG,
+        DJANGO_ALLOWED_HOSTS="blobs.internal",
+    )
+    assert done.returncode != 0
+    assert "TRELLIS_REMOTE_SECRET is not set" in done.stderr
+
+
+def test_a_weak_secret_is_refused_without_being_shown(tmp_path: Path) -> None:
+    done = manage(tmp_path, "check", TRELLIS_REMOTE_SECRET="hunter2-hunter2")
+    assert done.returncode != 0
+    assert "TRELLIS_REMOTE_SECRET: secret #1 must be at least 32" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_production_with_a_secret_passes_check_deploy(tmp_path: Path) -> None:
+    done = manage(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        TRELLIS_PROFILE="production",
+        DJANGO_SECRET_KEY=STRONG,
+        DJANGO_ALLOWED_HOSTS="blobs.internal",
+        TRELLIS_REMOTE_SECRET=SECRET,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_serving_blobs_through_remote_itself_is_an_error(tmp_path: Path) -> None:
+    done = manage(
+        tmp_path,
+        "check",
+        TRELLIS_REMOTE_SECRET=SECRET,
+        TRELLIS_BLOBS_PROVIDER="remote",
+        TRELLIS_REMOTE_BLOBS_URL="http://127.0.0.1:9/remote/",
+        TRELLIS_REMOTE_BLOBS_SECRET=SECRET,
+    )
+    assert done.returncode != 0
+    assert "trellis_remote.E002" in done.stderr and "would call itself" in done.stderr
+
+
+def test_the_service_is_composed_from_core_blobs_and_remote_only(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "trellis.core", "plugins", "--json"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "blobs_service.settings",
+            "TRELLIS_DATA_DIR": str(tmp_path),
+            "TRELLIS_REMOTE_SECRET": SECRET,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    active = {p["distribution"] for p in json.loads(done.stdout) if p["status"] == "active"}
+    assert {"trellis-core", "trellis-blobs", "trellis-remote"} <= active
