@@ -15,7 +15,6 @@ from trellis.remote.testing import ServiceProcess, new_secret
 @pytest.fixture(scope="session")
 def blobs_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """services/blobs under gunicorn (2 workers) on a loopback port, for the whole session."""
-    pytest.importorskip("blobs_service", reason="install services/blobs (trellis-blobs-service)")
     data = Path(tmp_path_factory.mktemp("blobs-service"))
     with ServiceProcess("blobs_service", data_dir=data, secret=new_secret()) as service:
         yield service

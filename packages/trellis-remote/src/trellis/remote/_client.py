@@ -24,6 +24,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
@@ -57,12 +59,45 @@ MAX_JSON = 16 * 1024 * 1024
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
+class _SendTimeout:
+    """A connection that sends its request under ``send_timeout`` (the read timeout).
+
+    urllib3 leaves the *connect* timeout on the socket until the whole request is sent
+    (urllib3#857): an upload the service pauses reading for longer than the connect timeout
+    would fail although the read timeout allows the pause.
+    """
+
+    send_timeout: float | None = None
+    sock: Any
+    connect: Any
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()  # under the connect timeout
+        self.sock.settimeout(self.send_timeout)
+        super().send(data)  # type: ignore[misc]
+
+
+def _pool_classes(send_timeout: float) -> dict[str, type[HTTPConnectionPool]]:
+    def pool(base: type[HTTPConnectionPool], connection: type[HTTPConnection]) -> Any:
+        sending = type(
+            connection.__name__, (_SendTimeout, connection), {"send_timeout": send_timeout}
+        )
+        return type(base.__name__, (base,), {"ConnectionCls": sending})
+
+    return {
+        "http": pool(HTTPConnectionPool, HTTPConnection),
+        "https": pool(HTTPSConnectionPool, HTTPSConnection),
+    }
+
+
 class _Service:
     """The pool and breaker of one service (one :class:`ClientSettings`)."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.pool = urllib3.PoolManager(num_pools=4, maxsize=16, block=False, blocksize=BLOCK)
+        self.pool.pool_classes_by_scheme = _pool_classes(settings.read_timeout)
         self.breaker = CircuitBreaker(failures=settings.failures, reset=settings.reset)
         self.name = ""  # learned from the service's answers
 
@@ -258,7 +293,11 @@ class RemoteClient:
                 headers[TRACE_HEADER],
             )
             if response.status == 200:
-                service.breaker.succeeded(trial)
+                # A call succeeds when its answer has arrived whole (_json, RemoteStream and
+                # _lines say so); a trial is judged by its headers, as a stream may be read
+                # slowly or never to its end.
+                if trial:
+                    service.breaker.succeeded(trial)
                 return response, service
             failure = self._failure(response, service, rid, route)
             if isinstance(failure, RemoteUnavailable) or (
@@ -286,7 +325,9 @@ class RemoteClient:
         try:
             raw = _read_limited(response, MAX_JSON)
         except (HTTPError, OSError) as exc:
-            raise _transport_error(exc, service, self._rid(response), f"reading {hook}") from exc
+            error = _transport_error(exc, service, self._rid(response), f"reading {hook}")
+            service.breaker.failed(False, str(error))
+            raise error from exc
         finally:
             response.release_conn()
         try:
@@ -303,6 +344,7 @@ class RemoteClient:
                 service=service.name,
                 request_id=self._rid(response),
             )
+        service.breaker.succeeded(False)
         return body
 
     def _failure(
@@ -371,6 +413,7 @@ class RemoteClient:
                         if item["end"] != count:
                             break
                         finished = True
+                        service.breaker.succeeded(False)
                         return
                     if "error" in item:
                         raise self._line_error(item["error"], service, rid, shape)
@@ -456,6 +499,7 @@ class RemoteStream(io.RawIOBase):
             raise _transport_error(exc, self._service, self._rid, f"reading {self._hook}") from exc
         if not data and (size is None or size != 0):
             self._done = True
+            self._service.breaker.succeeded(False)
         return bytes(data)
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ or ``DATABASE_URL`` values; its output goes to a log file (:attr:`ServiceProcess
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -161,6 +162,10 @@ class ServiceProcess:
             "--access-logfile",
             "-",
         ]
+        if _has_control_socket(self.python):
+            # newer gunicorn (27 here) binds ~/.gunicorn/gunicorn.ctl by default, unlinking
+            # the socket of any other gunicorn of this user (every other ServiceProcess too).
+            command.append("--no-control-socket")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -230,6 +235,23 @@ class ServiceProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@functools.cache
+def _has_control_socket(python: str) -> bool:
+    """Whether the gunicorn of ``python`` has a control socket (``--no-control-socket``)."""
+    found = subprocess.run(
+        [
+            python,
+            "-c",
+            "import gunicorn.config as c; print(any("
+            "s.name == 'control_socket_disable' for s in c.KNOWN_SETTINGS))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.strip() == "True"
 
 
 def _wait_port_free(host: str, port: int, wait: float = 10.0) -> None:

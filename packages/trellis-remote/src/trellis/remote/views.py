@@ -14,17 +14,25 @@ raises crosses back by name (422, or 502/503 for a provider failure); anything e
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.core.cache import caches
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.views.decorators.csrf import csrf_exempt
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -173,9 +181,21 @@ def _shape(contract_name: str, hook: str, wanted: str) -> tuple[HookShape | None
         raise _Refused(404, "unknown_hook", f"contract {contract_name!r} has no hook {hook!r}")
     caller = getattr(host.plugin_manager.hook, hook)
     try:
-        return shape_of(caller.spec.function, contract), contract
+        return _shape_of(caller.spec.function, contract), contract
     except TrellisError:
         raise _Refused(404, "unknown_hook", f"hook {hook!r} is not remotable") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _shape_of(function: Any, contract: Any) -> HookShape:
+    """``shape_of`` once per hookspec function and contract (it resolves type hints)."""
+    return shape_of(function, contract)
+
+
+@functools.lru_cache(maxsize=64)
+def _errors_of(module: str) -> dict[str, type[TrellisError]]:
+    """The errors that may cross the wire for a hookspec module, found once (read-only)."""
+    return known_errors(error_namespaces(sys.modules[module]))
 
 
 def _describe(contract: Any) -> JsonResponse:
@@ -305,7 +325,7 @@ def _run(request: HttpRequest, contract_name: str, hook: str) -> HttpResponse:
             )
         return json_error(request, refused.status, refused.code, str(refused), field=refused.field)
 
-    errors = known_errors(error_namespaces(_hookspec_module(shape)))
+    errors = _errors_of(_hookspec_module(shape).__name__)
     try:
         result = get_host().call(shape.name, **kwargs)
     except Exception as exc:
@@ -316,11 +336,19 @@ def _run(request: HttpRequest, contract_name: str, hook: str) -> HttpResponse:
         return _hook_error(request, exc, shape, errors)
     if shape.result == "stream":
         length = _stream_length(result)
-        response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(
-            _chunks(result), content_type="application/octet-stream"
-        )
+        response: HttpResponse | StreamingHttpResponse
         if length is not None:
+            # A regular file: FileResponse hands it to the server's wsgi.file_wrapper, which
+            # gunicorn sends with sendfile(2) instead of copying it through Python.
+            response = FileResponse(result, content_type="application/octet-stream")
+            response.block_size = BLOCK  # where there is no file_wrapper (4 KiB by default)
             response["Content-Length"] = str(length)
+            if response.has_header("Content-Disposition"):  # never a provider's file name
+                del response["Content-Disposition"]
+        else:
+            response = StreamingHttpResponse(
+                _chunks(result), content_type="application/octet-stream"
+            )
         return response  # type: ignore[return-value]
     if shape.result == "lines":
         return StreamingHttpResponse(  # type: ignore[return-value]
