@@ -437,7 +437,10 @@ def _install_and_check(
     )
     proof: dict[str, Any] = {"resolved": resolved, "venv": str(venv)}
     proof["import"] = _check_import(project, python, venv, work)
-    proof["plugins"] = _check_plugins(project, target.version, venv, work)
+    if project.django_settings:
+        proof["plugins"] = _check_service(project, venv, work)
+    else:
+        proof["plugins"] = _check_plugins(project, target.version, venv, work)
     proof["contract_suite"] = _run_contract_suite(project, python, work)
     return proof
 
@@ -515,6 +518,22 @@ def _check_plugins(
                 f"{record.get('reason') or '-'}); expected active at {version}"
             )
     return [{"name": r["name"], "version": r["version"], "status": r["status"]} for r in records]
+
+
+def _check_service(project: Project, venv: Path, work: Path) -> str:
+    """A service composes from what it installed: ``trellis check`` with its settings passes."""
+    env = {
+        **_clean_env(),
+        "DJANGO_SETTINGS_MODULE": str(project.django_settings),
+        "TRELLIS_DATA_DIR": str(work / "service-data"),
+    }
+    run(
+        [str(venv_bin(venv, "trellis")), "check"],
+        cwd=work,
+        env=env,
+        what=f"trellis check of {project.name} with {project.django_settings}",
+    )
+    return f"trellis check passed with {project.django_settings}"
 
 
 def _run_contract_suite(project: Project, python: Path, work: Path) -> str:

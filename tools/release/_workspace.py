@@ -7,7 +7,9 @@ Each one's ``[tool.trellis]`` table may say:
 * ``private = true`` — never released (a service); still shown as a dependent;
 * ``import-name = "trellis.blobs"`` — what the smoke test imports (default: from the name);
 * ``contract-suite = ["tests/test_contract.py"]`` — test files run with pytest against the
-  wheel installed from the index during verification.
+  wheel installed from the index during verification;
+* ``django-settings = "blobs_service.settings"`` — a service (no plugin of its own): its
+  smoke test runs ``trellis check`` with these settings instead of looking for its plugins.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Project:
     import_name: str
     contract_suite: tuple[str, ...]
     extras: frozenset[str]
+    django_settings: str | None = None
 
     @property
     def path(self) -> Path:
@@ -206,6 +209,9 @@ def _project(root: Path, key: str, rel: str, data: dict[str, Any], known: set[st
     if not isinstance(import_name, str):
         raise ReleaseError(f"{where}: [tool.trellis] import-name must be a string")
     suite = _strings(data, "contract-suite", where)
+    django_settings = trellis.get("django-settings")
+    if django_settings is not None and not isinstance(django_settings, str):
+        raise ReleaseError(f"{where}: [tool.trellis] django-settings must be a module name")
     for item in suite:
         if not (root / rel / item).is_file():
             raise ReleaseError(
@@ -225,6 +231,7 @@ def _project(root: Path, key: str, rel: str, data: dict[str, Any], known: set[st
         import_name=import_name,
         contract_suite=tuple(suite),
         extras=frozenset(canonicalize_name(e) for e in meta.get("optional-dependencies", {})),
+        django_settings=django_settings,
     )
 
 
