@@ -87,4 +87,5 @@ def test_a_missing_contract_suite_file_is_an_error(make_repo: Callable[..., Path
 def test_a_service_names_its_django_settings_for_the_smoke_test():
     workspace = load_workspace(ROOT)
     assert workspace.project("trellis-blobs-service").django_settings == "blobs_service.settings"
+    assert workspace.project("trellis-blobs-service").smoke_random == ("TRELLIS_REMOTE_SECRET",)
     assert workspace.project("trellis-blobs").django_settings is None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import sys
 import time
@@ -526,6 +527,8 @@ def _check_service(project: Project, venv: Path, work: Path) -> str:
         **_clean_env(),
         "DJANGO_SETTINGS_MODULE": str(project.django_settings),
         "TRELLIS_DATA_DIR": str(work / "service-data"),
+        # Made up here and thrown away: the check needs a value, never a real secret.
+        **{name: secrets.token_hex(32) for name in project.smoke_random},
     }
     run(
         [str(venv_bin(venv, "trellis")), "check"],

@@ -9,7 +9,9 @@ Each one's ``[tool.trellis]`` table may say:
 * ``contract-suite = ["tests/test_contract.py"]`` — test files run with pytest against the
   wheel installed from the index during verification;
 * ``django-settings = "blobs_service.settings"`` — a service (no plugin of its own): its
-  smoke test runs ``trellis check`` with these settings instead of looking for its plugins.
+  smoke test runs ``trellis check`` with these settings instead of looking for its plugins;
+* ``smoke-random = ["TRELLIS_REMOTE_SECRET"]`` — variables that smoke test sets to fresh
+  random values (a secret the service refuses to start without; never a real one).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Project:
     contract_suite: tuple[str, ...]
     extras: frozenset[str]
     django_settings: str | None = None
+    smoke_random: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -232,6 +235,7 @@ def _project(root: Path, key: str, rel: str, data: dict[str, Any], known: set[st
         contract_suite=tuple(suite),
         extras=frozenset(canonicalize_name(e) for e in meta.get("optional-dependencies", {})),
         django_settings=django_settings,
+        smoke_random=tuple(_strings(data, "smoke-random", where)),
     )
 
 
