@@ -212,3 +212,20 @@ def test_other_methods_get_json_405(blobs_service: ServiceProcess) -> None:
     answer = urllib3.request("GET", f"{blobs_service.remote_url}blobs/blobs_exists", timeout=10)
     assert answer.status == 405
     assert answer.json()["code"] == "method_not_allowed"
+
+
+def test_a_replay_stays_refused_however_many_calls_came_after(
+    blobs_service: ServiceProcess,
+) -> None:
+    """Nonces are never evicted before they expire: a cache that culls entries when full
+    (Django's database cache keeps 300) would let an earlier call be replayed."""
+    args = write_args("refusals/busy")
+    url = f"{blobs_service.remote_url}blobs/blobs_exists"
+    sent = []
+    with urllib3.PoolManager() as pool:
+        for _ in range(400):
+            headers = signed(blobs_service.secret, "blobs_exists", args)
+            assert pool.request("POST", url, headers=headers, body=args).status == 200
+            sent.append(headers)
+        replayed = [pool.request("POST", url, headers=h, body=args).status for h in sent[:60]]
+    assert set(replayed) == {401}, f"{replayed.count(200)} of 60 earlier calls replayed"

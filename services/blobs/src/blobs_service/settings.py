@@ -4,8 +4,9 @@ Everything deployment-specific comes from the environment, as for hq: ``TRELLIS_
 ``DATABASE_URL``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS``, ``TRELLIS_DATA_DIR``
 (default ``./var/blobs-service``), ``TRELLIS_BLOBS_PROVIDER`` (``filesystem`` or ``s3``)
 and its settings, ``TRELLIS_REMOTE_SECRET`` (required: callers sign with it) and
-``TRELLIS_CACHE_URL`` (``redis://...``; default: a table in the service's database) for the
-nonces that stop a replayed call, which every worker must share.
+``TRELLIS_CACHE_URL`` (``redis://...``; default: a table in the service's database), the
+cache every worker shares (deep health check results). The nonces that stop a replayed call
+are kept in trellis-remote's ``SeenNonce`` table.
 """
 
 from __future__ import annotations

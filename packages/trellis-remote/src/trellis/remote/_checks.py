@@ -14,7 +14,8 @@ from ._settings import client_settings, server_settings
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E001 unusable server settings; E002 serving a contract that is missing, not remotable
-    or itself remote; E003 a client without URL or secret; W001 a per-process nonce cache."""
+    or itself remote; E003 a client without URL or secret; W001 a nonce cache other than
+    the database table or Redis."""
     found: list[checks.CheckMessage] = []
     host = get_host()
     try:
@@ -59,14 +60,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 client_settings(name)
             except ConfigurationError as exc:
                 found.append(checks.Error(str(exc), id="trellis_remote.E003"))
-    if server.serve:
+    if server.serve and server.nonce_cache:
         backend = django_settings.CACHES.get(server.nonce_cache, {}).get("BACKEND", "")
-        if backend.endswith("LocMemCache") or backend.endswith("DummyCache"):
+        if not backend.endswith("RedisCache"):
             found.append(
                 checks.Warning(
-                    f"the nonce cache {server.nonce_cache!r} ({backend}) is not shared between "
-                    "processes: with several workers a replayed call can reach another worker",
-                    hint="use a shared cache (database or Redis) for TRELLIS_REMOTE_NONCE_CACHE",
+                    f"the nonce cache {server.nonce_cache!r} ({backend or 'not configured'}) "
+                    "may lose nonces before they expire (a per-process cache, or one that culls "
+                    "entries when full), and a lost nonce can be replayed",
+                    hint="leave TRELLIS_REMOTE_NONCE_CACHE empty (the database table) or use Redis",
                     id="trellis_remote.W001",
                 )
             )

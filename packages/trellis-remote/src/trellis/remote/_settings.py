@@ -8,8 +8,9 @@ Read on every call, so a changed variable applies at once. The service side:
   are all accepted (to rotate: add the new one, move the callers, drop the old one).
 * ``TRELLIS_REMOTE_NAME`` — the service's name in errors and logs (default ``trellis``).
 * ``TRELLIS_REMOTE_MAX_SKEW`` — how far a call's timestamp may be from the clock (30 s).
-* ``TRELLIS_REMOTE_NONCE_CACHE`` — the Django cache alias that remembers nonces
-  (``default``); every worker of the service must share it.
+* ``TRELLIS_REMOTE_NONCE_CACHE`` — empty (default): nonces are remembered in the
+  ``SeenNonce`` table of the service's database; or a Django cache alias (Redis) that every
+  worker shares and that never evicts a key before it expires.
 
 The client side, for a contract ``<C>`` whose provider is ``remote``:
 
@@ -91,7 +92,7 @@ def server_settings() -> ServerSettings:
         secrets=secrets_of("TRELLIS_REMOTE_SECRET"),
         name=_text("TRELLIS_REMOTE_NAME") or "trellis",
         max_skew=int(_number("TRELLIS_REMOTE_MAX_SKEW", 30, integer=True, minimum=1)),
-        nonce_cache=_text("TRELLIS_REMOTE_NONCE_CACHE") or "default",
+        nonce_cache=_text("TRELLIS_REMOTE_NONCE_CACHE"),
     )
 
 

@@ -64,6 +64,8 @@ class ServiceProcess:
     :param secret: its ``TRELLIS_REMOTE_SECRET``.
     :param env: more environment (``TRELLIS_BLOBS_PROVIDER=s3``...).
     :param workers: gunicorn workers.
+    :param threads: threads per worker; more than 1 runs gunicorn's threaded workers, which
+        keep connections alive between calls (the sync workers close each one).
     :param python: the interpreter of the environment the service is installed in.
     :param host: the address to bind (``127.0.0.1``; a network namespace's address works).
     :param prefix: a command to run gunicorn under (``["ip", "netns", "exec", "ns"]``).
@@ -77,6 +79,7 @@ class ServiceProcess:
         secret: str,
         env: Mapping[str, str] | None = None,
         workers: int = 2,
+        threads: int = 1,
         python: str = sys.executable,
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -87,6 +90,7 @@ class ServiceProcess:
         self.data_dir = Path(data_dir)
         self.secret = secret
         self.workers = workers
+        self.threads = threads
         self.python = python
         self.host = host
         self.port = port or free_port()
@@ -155,6 +159,8 @@ class ServiceProcess:
             f"{self.host}:{self.port}",
             "--workers",
             str(self.workers),
+            "--threads",
+            str(self.threads),
             "--timeout",
             str(self.timeout),
             "--graceful-timeout",

@@ -13,7 +13,6 @@ raises crosses back by name (422, or 502/503 for a provider failure); anything e
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
@@ -25,7 +24,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.cache import caches
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -49,6 +47,7 @@ from trellis.core.django import json_error, request_id
 from ._auth import verify
 from ._client import ARGS_HEADER, CONTRACT_HEADER, RANGE_HEADER, SERVICE_HEADER, TRACE_HEADER
 from ._errors import WireError, error_namespaces, known_errors, public_name
+from ._nonces import first_use
 from ._settings import ServerSettings, server_settings
 from ._wire import HookShape, shape_of
 
@@ -152,8 +151,7 @@ def _authenticate(
     if not verdict.ok:
         raise _Refused(401, verdict.code, verdict.reason)
     # Remembered twice the window: a nonce older than that is refused as expired anyway.
-    cache = caches[settings.nonce_cache]
-    if not cache.add(f"trellis-remote:nonce:{verdict.nonce}", 1, timeout=2 * settings.max_skew + 1):
+    if not first_use(verdict.nonce, 2 * settings.max_skew + 1, settings.nonce_cache):
         raise _Refused(401, "replayed", "this call was already made (its nonce was seen)")
 
 
@@ -277,15 +275,14 @@ def _hook_error(
     return response
 
 
-def _run(request: HttpRequest, contract_name: str, hook: str) -> HttpResponse:
+def _run(
+    request: HttpRequest, contract_name: str, hook: str, settings: ServerSettings | None
+) -> HttpResponse:
     if request.method != "POST":
         return json_error(
             request, 405, "method_not_allowed", "remote calls are POST", headers={"Allow": "POST"}
         )
-    try:
-        settings = server_settings()
-    except ConfigurationError as exc:
-        log.error("remote call refused: %s", exc)
+    if settings is None:
         return json_error(request, 503, "not_serving", "the service's remote settings are invalid")
     if contract_name not in settings.serve or not settings.secrets:
         return json_error(
@@ -382,9 +379,14 @@ def _body_broken(exc: BaseException) -> BodyBroken | None:
 def call(request: HttpRequest, contract: str, hook: str = "") -> HttpResponse:
     """Serve one remote call (see the module docstring)."""
     started = time.perf_counter()
-    response = _run(request, contract, hook)
-    with contextlib.suppress(ConfigurationError):
-        response[SERVICE_HEADER] = server_settings().name
+    try:
+        settings: ServerSettings | None = server_settings()
+    except ConfigurationError as exc:
+        log.error("remote call refused: %s", exc)
+        settings = None
+    response = _run(request, contract, hook, settings)
+    if settings is not None:
+        response[SERVICE_HEADER] = settings.name
     log.info(
         "served remote %s/%s -> %s in %.1f ms (request %s, %s)",
         contract,
