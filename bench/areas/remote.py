@@ -3,9 +3,10 @@
 Side by side in one run, on one machine: the **in-process filesystem provider** (what a caller
 gives up by moving blobs to a service — the natural baseline) against the **remote provider**
 calling ``services/blobs`` under gunicorn on loopback, started as
-``ServiceProcess("blobs_service", data_dir=..., secret=new_secret(), workers=2)`` (sync
-workers, which close the connection after every answer, so each call opens a new one; the
-service's default ``embedded`` profile: SQLite, DEBUG on, nonces in a database cache table).
+``ServiceProcess("blobs_service", ..., workers=2, threads=4)`` (gunicorn's threaded
+workers, which keep the client's pooled connections alive between calls, as the docs
+recommend; the service's default ``embedded`` profile: SQLite, DEBUG on, nonces in a
+database cache table).
 Both run the filesystem provider over the same temporary directory.
 
 The client side runs in fresh subprocesses (``_remote_client.py``): two hosts,
@@ -106,6 +107,8 @@ def raw_server(directory: Path, workers: int = 2) -> Iterator[str]:
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
+        "--threads",
+        str(THREADS),
         "--timeout",
         "60",
         "--graceful-timeout",
@@ -167,6 +170,8 @@ def _client(phase: str, service: ServiceProcess, raw_url: str, tmp: Path) -> dic
 # -- records -----------------------------------------------------------------------------------
 
 IN_PROCESS = "in-process filesystem provider"
+THREADS = 4
+"""Threads per gunicorn worker, for the service and the raw reference alike."""
 RAW = "raw HTTP (urllib3 + trivial WSGI app, same gunicorn settings)"
 
 
@@ -274,7 +279,11 @@ def run() -> list[Record]:
     with tempfile.TemporaryDirectory(prefix="trellis-bench-remote-") as name:
         tmp = Path(name)
         service = ServiceProcess(
-            "blobs_service", data_dir=tmp / "service", secret=new_secret(), workers=2
+            "blobs_service",
+            data_dir=tmp / "service",
+            secret=new_secret(),
+            workers=2,
+            threads=THREADS,
         )
         with service, raw_server(tmp / "raw") as raw_url:
             small = _client("small", service, raw_url, tmp)
