@@ -229,3 +229,16 @@ def test_a_replay_stays_refused_however_many_calls_came_after(
             sent.append(headers)
         replayed = [pool.request("POST", url, headers=h, body=args).status for h in sent[:60]]
     assert set(replayed) == {401}, f"{replayed.count(200)} of 60 earlier calls replayed"
+
+
+def test_a_stream_hook_needs_its_arguments_in_the_header(
+    blobs_service: ServiceProcess, host: Host
+) -> None:
+    key = f"refusals/no-header-{secrets.token_hex(4)}"
+    args = write_args(key)
+    status, body = post(
+        blobs_service, "blobs_write", signed(blobs_service.secret, "blobs_write", args), args
+    )
+    assert (status, body["code"]) == (400, "bad_request")
+    assert "Trellis-Args" in body["message"]
+    assert host.call("blobs_exists", key=key) is False

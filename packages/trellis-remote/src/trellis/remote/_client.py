@@ -39,6 +39,7 @@ from ._errors import (
     RemoteRefused,
     RemoteTimeout,
     RemoteUnavailable,
+    WireError,
     error_namespaces,
     known_errors,
     rebuild,
@@ -194,9 +195,11 @@ class RemoteClient:
             return self._lines(response, service, shape)
         body = self._json(response, service, hook)
         assert shape.result_codec is not None
-        return shape.result_codec.decode(
-            body.get("result"), f"the result of {hook} from the service"
-        )
+        try:
+            return shape.result_codec.decode(body.get("result"), f"the result of {hook}")
+        except WireError as exc:
+            what = f"{hook}'s answer breaks the contract: {exc}"
+            raise self._broken(service, response, what) from None
 
     def describe(self) -> dict[str, Any]:
         """What the service says it serves for this contract (version, provider, hooks)."""
@@ -347,6 +350,18 @@ class RemoteClient:
         service.breaker.succeeded(False)
         return body
 
+    def _broken(
+        self, service: _Service, response: urllib3.BaseHTTPResponse, what: str
+    ) -> RemoteError:
+        """The error of an answer that does not follow the wire contract (a 200 at that)."""
+        rid = self._rid(response)
+        return RemoteError(
+            f"{service.label}: {what} (request id {rid})",
+            service=service.name or service.settings.url,
+            request_id=rid,
+            code="bad_answer",
+        )
+
     def _failure(
         self, response: urllib3.BaseHTTPResponse, service: _Service, rid: str, route: str
     ) -> Exception:
@@ -408,7 +423,16 @@ class RemoteClient:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    item = json.loads(line)
+                    try:
+                        item = json.loads(line)
+                    except ValueError:
+                        item = None
+                    if not isinstance(item, dict):
+                        raise self._broken(
+                            service,
+                            response,
+                            f"{shape.name} sent {line[:60]!r}, not a line of JSON",
+                        )
                     if "end" in item:
                         if item["end"] != count:
                             break
@@ -418,9 +442,14 @@ class RemoteClient:
                     if "error" in item:
                         raise self._line_error(item["error"], service, rid, shape)
                     count += 1
-                    yield shape.result_codec.decode(
-                        item.get("item"), f"item {count} of {shape.name}"
-                    )
+                    try:
+                        decoded = shape.result_codec.decode(
+                            item.get("item"), f"item {count} of {shape.name}"
+                        )
+                    except WireError as exc:
+                        what = f"its answer breaks the contract: {exc}"
+                        raise self._broken(service, response, what) from None
+                    yield decoded
             if not finished:
                 raise RemoteUnavailable(
                     f"{service.label} ended the {shape.name} listing early, after {count} "

@@ -309,6 +309,13 @@ def _run(
                 str(exc) if isinstance(exc, WireError) else ("the arguments are not JSON"),
             ) from None
         if shape.stream_param is not None:
+            if request.headers.get(ARGS_HEADER) is None:
+                raise _Refused(
+                    400,
+                    "bad_request",
+                    f"{shape.name} streams its {shape.stream_param!r} as the body: send the "
+                    f"other arguments as JSON in the {ARGS_HEADER} header",
+                )
             kwargs[shape.stream_param] = _RequestBody(request)
     except _Refused as refused:
         if refused.status == 401:
