@@ -143,13 +143,18 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def serve(session: nox.Session) -> None:
-    """Start the composed service on the embedded profile at http://127.0.0.1:8000."""
+    """Start hq on the embedded profile at http://127.0.0.1:8000 (-- --soa: blobs as a service)."""
     _install_everything(session)
+    args = list(session.posargs)
+    soa = "--soa" in args
+    args = [a for a in args if a != "--soa"]
     data_dir = os.environ.get("TRELLIS_DATA_DIR", str(ROOT / "var"))
     env = {"TRELLIS_DATA_DIR": data_dir}
+    if soa:
+        env.update(_start_blobs_service(session, Path(data_dir) / "blobs-service"))
     session.run("python", "-m", "hq", "migrate", "--no-input", env=env)
     session.run("python", "-m", "hq", "trellis_demo_admin", env=env)
-    address = session.posargs[0] if session.posargs else "127.0.0.1:8000"
+    address = args[0] if args else "127.0.0.1:8000"
     session.log(
         f"dashboard: http://{address}/ (log in as the demo admin above)  "
         f"liveness: http://{address}/health/live  readiness: http://{address}/health/ready"
@@ -157,11 +162,95 @@ def serve(session: nox.Session) -> None:
     session.run("python", "-m", "hq", "runserver", address, env=env)
 
 
+@nox.session(name="serve-blobs", default=False)
+def serve_blobs(session: nox.Session) -> None:
+    """Start services/blobs alone under gunicorn at http://127.0.0.1:8001 (-- ADDRESS)."""
+    _install_everything(session)
+    data_dir = Path(os.environ.get("TRELLIS_DATA_DIR", str(ROOT / "var"))) / "blobs-service"
+    secret = os.environ.get("TRELLIS_REMOTE_SECRET", "")
+    if not secret:
+        import secrets
+
+        secret = secrets.token_hex(32)
+        session.log(f"TRELLIS_REMOTE_SECRET={secret}  (new for this run; callers sign with it)")
+    env = {"TRELLIS_DATA_DIR": str(data_dir), "TRELLIS_REMOTE_SECRET": secret}
+    address = session.posargs[0] if session.posargs else "127.0.0.1:8001"
+    session.run("python", "-m", "blobs_service", "migrate", "--no-input", env=env)
+    session.log(
+        f"callers: TRELLIS_BLOBS_PROVIDER=remote TRELLIS_REMOTE_BLOBS_URL=http://{address}/remote/"
+    )
+    gunicorn = ["gunicorn", "blobs_service.wsgi:application", "-b", address]
+    session.run(*gunicorn, "--workers", "2", "--threads", "4", env=env)
+
+
+def _start_blobs_service(session: nox.Session, data_dir: Path, port: int = 8001) -> dict[str, str]:
+    """Start services/blobs under gunicorn on 127.0.0.1:``port``; return hq's client settings.
+
+    A fresh shared secret each start (the service keeps content only, no sessions); the
+    service stops when this session ends.
+    """
+    import atexit
+    import secrets
+    import subprocess
+    import time
+    import urllib.request
+
+    secret = secrets.token_hex(32)
+    env = {**os.environ, "TRELLIS_DATA_DIR": str(data_dir), "TRELLIS_REMOTE_SECRET": secret}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    python = str(Path(session.bin) / "python")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    session.run("python", "-m", "blobs_service", "migrate", "--no-input", env=env)
+    log = (data_dir / "service.log").open("ab")
+    command = [python, "-m", "gunicorn", "blobs_service.wsgi:application", "--bind"]
+    service = subprocess.Popen(
+        [
+            *command,
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    atexit.register(service.terminate)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1):
+                break
+        except OSError:
+            if service.poll() is not None:
+                session.error(f"services/blobs exited with {service.returncode}: see {log.name}")
+            time.sleep(0.1)
+    else:
+        session.error(f"services/blobs did not answer on 127.0.0.1:{port}: see {log.name}")
+    session.log(
+        f"services/blobs: http://127.0.0.1:{port}/ (log: {log.name}), hq stores blobs there"
+    )
+    return {
+        "TRELLIS_BLOBS_PROVIDER": "remote",
+        "TRELLIS_REMOTE_BLOBS_URL": f"http://127.0.0.1:{port}/remote/",
+        "TRELLIS_REMOTE_BLOBS_SECRET": secret,
+    }
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (all areas, or those named: nox -s bench -- core)."""
     _install_everything(session)
     session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session(default=False)
+def path(session: nox.Session) -> None:
+    """One unchanged consumer on blobs in-tree, submodule, wheel and service (-- --stages 1,3)."""
+    session.install(*RELEASE_TOOLS)  # tools/path releases in a throwaway clone, serves its index
+    session.run("python", "-m", "tools.path", *session.posargs)
 
 
 # -- release -------------------------------------------------------------------------------------
