@@ -58,6 +58,7 @@ def liar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
         ((200, "application/json", b'{"result": "yes"}'), "expected bool, got str"),
         ((200, "application/json", b'{"nothing": true}'), "expected bool, got NoneType"),
         ((500, "text/html", b"<h1>Server Error</h1>"), "failed blobs/blobs_exists"),
+        ((200, "application/json", b" " * (17 * 1024 * 1024)), "longer than 16777216 bytes"),
     ],
 )
 def test_a_json_answer_that_makes_no_sense(liar: Host, answer, expected) -> None:

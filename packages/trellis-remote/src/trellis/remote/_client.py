@@ -325,14 +325,23 @@ class RemoteClient:
         return str(value) if value else None
 
     def _json(self, response: urllib3.BaseHTTPResponse, service: _Service, hook: str) -> Any:
+        whole = False
         try:
             raw = _read_limited(response, MAX_JSON)
+            whole = True
         except (HTTPError, OSError) as exc:
             error = _transport_error(exc, service, self._rid(response), f"reading {hook}")
             service.breaker.failed(False, str(error))
             raise error from exc
+        except ValueError as exc:
+            raise self._broken(service, response, f"its answer to {hook}: {exc}") from None
         finally:
-            response.release_conn()
+            # Back to the pool only when read to its end; otherwise the next call would read
+            # the rest of this answer.
+            if whole:
+                response.release_conn()
+            else:
+                response.close()
         try:
             body = json.loads(raw)
         except ValueError:
