@@ -93,3 +93,23 @@ def test_the_service_is_composed_from_core_blobs_and_remote_only(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     active = {p["distribution"] for p in json.loads(done.stdout) if p["status"] == "active"}
     assert {"trellis-core", "trellis-blobs", "trellis-remote"} <= active
+
+
+def test_reaping_in_the_service_is_refused_but_stale_temp_files_go(tmp_path: Path) -> None:
+    """The service's own metadata table is empty: trellis-blobs' reaper here would delete
+    every blob. Its blobs_reap refuses, and removes only what dead uploads left."""
+    assert manage(tmp_path, "migrate", "--no-input", TRELLIS_REMOTE_SECRET=SECRET).returncode == 0
+    blob = tmp_path / "blobs" / "ab" / "cd" / "kept"
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(b"content a caller still wants")
+    stale = blob.parent / "~tmp-dead-upload"
+    stale.write_bytes(b"half an upload")
+    os.utime(stale, (0, 0))
+    done = manage(tmp_path, "blobs_reap", TRELLIS_REMOTE_SECRET=SECRET)
+    assert done.returncode != 0
+    assert "Reaping here would delete every blob" in done.stderr
+    assert blob.exists() and stale.exists()
+    done = manage(tmp_path, "blobs_reap", "--stale-temp-files", TRELLIS_REMOTE_SECRET=SECRET)
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 stale temporary file(s)" in done.stdout
+    assert blob.exists() and not stale.exists()

@@ -365,8 +365,6 @@ def _run(
 
 
 def _hookspec_module(shape: HookShape) -> Any:
-    import sys
-
     function = getattr(get_host().plugin_manager.hook, shape.name).spec.function
     return sys.modules[function.__module__]
 
