@@ -121,7 +121,9 @@ class Raw:
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.pool = urllib3.PoolManager(maxsize=16, block=False, blocksize=256 * KiB)
+        self.pool = urllib3.PoolManager(
+            maxsize=16, block=False, blocksize=256 * KiB, timeout=urllib3.Timeout(5, read=60)
+        )
 
     def small(self) -> int:
         response = self.pool.urlopen(

@@ -144,27 +144,6 @@ def tail(text: str, size: int = _TAIL) -> str:
     return text if len(text) <= size else "..." + text[-size:]
 
 
-# Runs in a server's process before the server does: asks Linux to SIGKILL it when the thread
-# that started it dies (PR_SET_PDEATHSIG = 1; it survives exec), then becomes the server. A
-# session killed with SIGKILL runs no clean-up; this way its servers go too (the launcher of
-# tools/release/_index.py, for the same reason).
-_LAUNCHER = """\
-import ctypes, os, signal, sys
-if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) != 0:
-    sys.exit("prctl(PR_SET_PDEATHSIG) failed: errno %d" % ctypes.get_errno())
-if os.getppid() != int(sys.argv[1]):
-    sys.exit("the session that started this server is gone")
-os.execv(sys.argv[2], sys.argv[2:])
-"""
-
-
-def tied_to_this_process(command: Sequence[str]) -> list[str]:
-    """``command`` wrapped so that it dies with this process (Linux); unchanged elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return list(command)
-    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
-
-
 def stop(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
     """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; safe on an exited process."""
     if process.poll() is None:

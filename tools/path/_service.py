@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.release import tied_to_this_process
+
 from ._errors import PathError
-from ._proc import Logger, clean_env, run, show, stop, tail, tied_to_this_process
+from ._proc import Logger, clean_env, run, show, stop, tail
 
 START_SECONDS = 60.0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._errors import ReleaseError
 from ._git import Git, check_releasable, tag_name
-from ._index import Index, compare_with_index, local_index, project_files
+from ._index import Index, compare_with_index, local_index, project_files, tied_to_this_process
 from ._journal import STATES, Journal, PackageRecord
 from ._owners import codeowners_problem, render_codeowners, review_for
 from ._pipeline import Options, abandon, release
@@ -53,6 +53,7 @@ __all__ = [
     "render_codeowners",
     "review_for",
     "tag_name",
+    "tied_to_this_process",
     "verify_built",
     "verify_tag",
 ]

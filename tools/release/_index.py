@@ -413,22 +413,23 @@ def _free_port() -> int:
 
 # Runs in the server's process before pypi-server does: asks Linux to SIGKILL it when the
 # thread that started it dies (PR_SET_PDEATHSIG = 1; it survives exec), then becomes
-# pypi-server. A release killed with SIGKILL runs no `finally`; this way its server goes too.
+# pypi-server (or any server: tools/path uses it too). A release killed with SIGKILL runs no
+# `finally`; this way its server goes too.
 # A launcher rather than Popen's preexec_fn: preexec_fn is unsafe while other threads run.
 _LAUNCHER = """\
 import ctypes, os, signal, sys
 if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) != 0:
     sys.exit("prctl(PR_SET_PDEATHSIG) failed: errno %d" % ctypes.get_errno())
 if os.getppid() != int(sys.argv[1]):
-    sys.exit("the release that started this index is gone")
+    sys.exit("the process that started this server is gone")
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
 
-def _tied_to_this_process(command: list[str]) -> list[str]:
+def tied_to_this_process(command: Sequence[str]) -> list[str]:
     """``command`` wrapped so that it dies with this process (Linux); unchanged elsewhere."""
     if not sys.platform.startswith("linux"):
-        return command
+        return list(command)
     return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *command]
 
 
@@ -470,7 +471,7 @@ def local_index(
     log = log or directory.parent / f"{directory.name}.log"
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            _tied_to_this_process(command), stdout=sink, stderr=subprocess.STDOUT
+            tied_to_this_process(command), stdout=sink, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}/"
     try:

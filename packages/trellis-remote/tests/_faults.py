@@ -39,6 +39,7 @@ from typing import Any
 
 import pytest
 
+from trellis.blobs.testing import PatternStream
 from trellis.core.testing import in_ci
 
 MiB = 1024 * 1024
@@ -47,8 +48,9 @@ MiB = 1024 * 1024
 # -- streams -----------------------------------------------------------------------------------
 
 
-class GatedStream(io.RawIOBase):
-    """``size`` bytes of a pattern; reading stops at byte ``gate`` until :meth:`open_gate`.
+class GatedStream(PatternStream):
+    """``size`` bytes of the contract suite's pattern; reading stops at byte ``gate`` until
+    :meth:`open_gate`.
 
     :attr:`reached` is set when a read arrives at the gate (everything before it has been
     handed out). ``seekable=True`` makes the client send ``Content-Length``; otherwise the
@@ -56,15 +58,11 @@ class GatedStream(io.RawIOBase):
     """
 
     def __init__(self, size: int, gate: int, *, seekable: bool = False, wait: float = 60) -> None:
-        super().__init__()
-        self.size, self.gate, self.position, self.wait = size, gate, 0, wait
+        super().__init__(size)
+        self.gate, self.wait = gate, wait
         self._seekable = seekable
         self.reached = threading.Event()
         self._open = threading.Event()
-        self._block = bytes(range(256)) * (MiB // 256 + 1)
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return self._seekable
@@ -89,17 +87,9 @@ class GatedStream(io.RawIOBase):
             self.reached.set()
             if not self._open.wait(self.wait):
                 raise TimeoutError(f"the gate at byte {self.gate} was never opened")
-        limit = self.size if self._open.is_set() else self.gate
-        size = min(size, MiB, limit - self.position)
-        start = self.position % 256
-        data = self._block[start : start + max(size, 0)]
-        self.position += len(data)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(memoryview(buffer)))
-        memoryview(buffer).cast("B")[: len(data)] = data
-        return len(data)
+        if not self._open.is_set():
+            size = min(size, self.gate - self.position)
+        return super().read(size)
 
 
 # -- running something with a bound ------------------------------------------------------------

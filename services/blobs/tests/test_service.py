@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 STRONG = "k" * 20 + "Q7-x" * 10
 SECRET = "f" * 64
@@ -93,6 +96,11 @@ def test_the_service_is_composed_from_core_blobs_and_remote_only(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     active = {p["distribution"] for p in json.loads(done.stdout) if p["status"] == "active"}
     assert {"trellis-core", "trellis-blobs", "trellis-remote"} <= active
+    # What it is built from is what it requires: the Trellis packages it depends on are
+    # exactly these three (whatever else this test environment has installed).
+    requires = {Requirement(r).name for r in metadata.requires("trellis-blobs-service") or []}
+    trellis = {name for name in requires if name.startswith("trellis-")}
+    assert trellis == {"trellis-core", "trellis-blobs", "trellis-remote"}
 
 
 def test_reaping_in_the_service_is_refused_but_stale_temp_files_go(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ Needs the ``testing`` extra (gunicorn)::
         service.start()     # the same port again
 
 The service is started with ``python -m <module> migrate`` and then gunicorn on a free
-loopback port, with an environment holding none of the caller's ``TRELLIS_``, ``DJANGO_``
-or ``DATABASE_URL`` values; its output goes to a log file (:attr:`ServiceProcess.log`).
+loopback port, with the environment of :func:`trellis.core.testing.clean_environ` (none of
+the caller's ``TRELLIS_``, ``DJANGO_``, ``DATABASE_URL`` or ``PYTHONPATH`` values); its
+output goes to a log file (:attr:`ServiceProcess.log`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import functools
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +33,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+
+from trellis.core.testing import clean_environ, stop_process, tied_to_this_process
 
 __all__ = ["ServiceProcess", "free_port", "new_secret"]
 
@@ -44,16 +48,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: never outlive the test run
-    except (OSError, AttributeError):
-        pass
 
 
 class ServiceProcess:
@@ -98,16 +92,13 @@ class ServiceProcess:
         self.timeout = timeout
         self.log = self.data_dir / "service.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TRELLIS_", "DJANGO_", "DATABASE_URL"))
-        }
-        self.env.update(
-            TRELLIS_DATA_DIR=str(self.data_dir),
-            TRELLIS_REMOTE_SECRET=secret,
-            PYTHONUNBUFFERED="1",
-            **dict(env or {}),
+        self.env = clean_environ(
+            {
+                "TRELLIS_DATA_DIR": str(self.data_dir),
+                "TRELLIS_REMOTE_SECRET": secret,
+                "PYTHONUNBUFFERED": "1",
+                **dict(env or {}),
+            }
         )
         self._migrated = False
 
@@ -173,12 +164,12 @@ class ServiceProcess:
             # the socket of any other gunicorn of this user (every other ServiceProcess too).
             command.append("--no-control-socket")
         with self.log.open("ab") as log:
+            command[0] = shutil.which(command[0]) or command[0]  # the launcher execs a path
             self.process = subprocess.Popen(
-                command,
+                tied_to_this_process(command),  # never outlives the test run
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -213,16 +204,10 @@ class ServiceProcess:
         _wait_port_free(self.host, self.port)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s."""
+        """SIGTERM, then SIGKILL after 10 s (gunicorn's workers exit with their master)."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                return
+        stop_process(self.process)
         self.process = None
 
     def tail(self, lines: int = 40) -> str:

@@ -18,7 +18,7 @@ from ._dists import (
     venv_site_packages,
     write_plugin_project,
 )
-from ._processes import stop_process
+from ._processes import stop_process, tied_to_this_process
 from ._services import in_ci, postgres_database, require_service, throwaway_database
 from ._suite import ContractSuite, isolated_host
 
@@ -37,6 +37,7 @@ __all__ = [
     "run_trellis",
     "stop_process",
     "throwaway_database",
+    "tied_to_this_process",
     "venv_python",
     "venv_site_packages",
     "write_plugin_project",
