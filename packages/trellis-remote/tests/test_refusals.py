@@ -103,6 +103,8 @@ def test_no_signature(blobs_service: ServiceProcess, host: Host) -> None:
     assert (status, body["code"]) == (401, "not_authenticated")
     assert body["request_id"]
     assert host.call("blobs_exists", key=key) is False
+    status, body = post(blobs_service, "blobs_exists", {}, b'{"key": "x"}')  # nothing at all
+    assert (status, body["code"]) == (401, "not_authenticated")
     log = blobs_service.log.read_text()
     assert "refused remote call /blobs/blobs_write" in log
     assert blobs_service.secret not in log

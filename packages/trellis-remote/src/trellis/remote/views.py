@@ -291,12 +291,12 @@ def _run(
     route = f"/{contract_name}/{hook}"
     sent_contract = request.headers.get(CONTRACT_HEADER, "")
     try:
+        args_raw = _read_args(request)
+        _authenticate(request, settings, route, contract_name, args_raw)
         if sent_contract != contract_name:
             raise _Refused(
                 400, "bad_request", f"{CONTRACT_HEADER} must name the contract of the URL"
             )
-        args_raw = _read_args(request)
-        _authenticate(request, settings, route, contract_name, args_raw)
         shape, contract = _shape(contract_name, hook, request.headers.get(RANGE_HEADER, ""))
         if shape is None:
             return _describe(contract)
