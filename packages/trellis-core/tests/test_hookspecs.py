@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trellis.core import UrlMount, run_health_checks
+from trellis.core import DashboardPanel, UrlMount, run_health_checks
 
 PLUGIN = """
 from trellis.core import HealthCheck, UrlMount, hookimpl
@@ -67,3 +67,24 @@ def test_hook_core_url_mounts(host):
 def test_hook_core_health_checks(host):
     report = run_health_checks(host, only="shop")
     assert [(c.name, c.plugin, c.status) for c in report.checks] == [("shop", "shop", "ok")]
+
+
+PANELS = """
+from trellis.core import DashboardPanel, hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.1,<2"}
+
+@hookimpl
+def core_dashboard_panels():
+    return [DashboardPanel("shop.orders", "Orders", ["Shop", "Pending"], lambda: [("a", 3)])]
+"""
+
+
+def test_hook_core_dashboard_panels(trellis_host, make_module):
+    trellis_host.register(make_module(PANELS), "shop")
+    [(plugin, panels)] = trellis_host.collect_by_plugin("core_dashboard_panels")
+    assert plugin == "shop"
+    assert [(p.name, list(p.rows())) for p in panels] == [("shop.orders", [("a", 3)])]
+    with pytest.raises(Exception, match="dashboard panel name 'Shop Orders' is invalid"):
+        DashboardPanel("Shop Orders", "Orders", ["Shop"], list)
+    with pytest.raises(Exception, match="columns must be a sequence of strings"):
+        DashboardPanel("shop", "Orders", "Shop", list)

@@ -177,6 +177,50 @@ def test_staff_see_check_messages_on_the_dashboard(admin_client, runs):
     assert "ConnectionError" in page
 
 
+PANELS = """
+from trellis.core import DashboardPanel, hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.1,<2"}
+
+def broken_rows():
+    raise ConnectionError("redis://127.0.0.1:6379 refused")
+
+@hookimpl
+def core_dashboard_panels():
+    return [
+        DashboardPanel("queues", "Task queues", ["Queue", "Age"],
+                       lambda: [("blobs", "<b>3 s</b>"), ("forms", None)]),
+        DashboardPanel("lag", "Processors", ["Name"], broken_rows),
+        DashboardPanel("quiet", "Quiet", ["Name"], list, empty="No processors installed."),
+    ]
+"""
+
+BROKEN_PANELS = """
+from trellis.core import hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.1,<2"}
+
+@hookimpl
+def core_dashboard_panels():
+    return ["not a panel"]
+"""
+
+
+@pytest.mark.django_db
+def test_plugin_panels_render_and_their_failures_stay_in_their_panel(
+    admin_client, make_module, trellis_register
+):
+    trellis_register(make_module(PANELS), "work")
+    trellis_register(make_module(BROKEN_PANELS), "broken")
+    response = admin_client.get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<section id="panel-queues"' in page and "Task queues" in page
+    assert "&lt;b&gt;3 s&lt;/b&gt;" in page and "<b>3 s</b>" not in page  # escaped
+    assert "could not be read: ConnectionError: redis://127.0.0.1:6379 refused" in page
+    assert "No processors installed." in page
+    assert "core_dashboard_panels failed: TypeError: expected DashboardPanel objects" in page
+    assert '<section id="plugins">' in page  # the rest of the dashboard still rendered
+
+
 @pytest.mark.django_db
 def test_health_errors_are_json_though_not_under_an_api_mount(admin_user, settings):
     settings.TRELLIS_HEALTH_INTERVAL = "soon"

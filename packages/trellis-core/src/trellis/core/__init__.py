@@ -35,7 +35,7 @@ from ._markers import (
 )
 from ._monitor import CallStats, Monitor
 from ._records import HookInfo, Implementer, PluginRecord
-from ._types import HealthCheck, HealthResult, HealthStatus, UrlMount
+from ._types import DashboardPanel, HealthCheck, HealthResult, HealthStatus, UrlMount
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -46,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "Contract",
     "ContractError",
+    "DashboardPanel",
     "HealthCheck",
     "HealthReport",
     "HealthResult",

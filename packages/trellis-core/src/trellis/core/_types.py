@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,4 +72,36 @@ class UrlMount:
             raise TrellisError(
                 f"URL prefix {self.prefix!r} is invalid: use relative segments each ending in "
                 "'/', such as 'blobs/' or 'api/blobs/', or '' for the site root"
+            )
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A table a plugin adds to the staff dashboard (``/``), below the core sections.
+
+    :param name: unique, lower-case name (``[a-z][a-z0-9_.-]*``): the section's HTML id.
+    :param title: the section's heading.
+    :param columns: column headings.
+    :param rows: called each time the dashboard renders; returns rows of cells (shown with
+        ``str()``, escaped). It runs in the request, so it should be cheap (a few queries).
+        An exception it raises is shown in the panel in place of the table, with its type.
+    :param empty: shown when ``rows()`` returns no rows.
+    """
+
+    name: str
+    title: str
+    columns: Sequence[str]
+    rows: Callable[[], Iterable[Sequence[object]]]
+    empty: str = "Nothing to show yet."
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _CHECK_NAME.fullmatch(self.name):
+            raise TrellisError(
+                f"dashboard panel name {self.name!r} is invalid: use lower-case letters, "
+                "digits, '_', '-' or '.', starting with a letter"
+            )
+        if isinstance(self.columns, str) or not all(isinstance(c, str) for c in self.columns):
+            raise TrellisError(
+                f"dashboard panel {self.name!r}: columns must be a sequence of strings, "
+                f"got {self.columns!r}"
             )

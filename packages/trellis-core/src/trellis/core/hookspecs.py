@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from ._contracts import Contract
 from ._markers import hookspec
-from ._types import HealthCheck, UrlMount
+from ._types import DashboardPanel, HealthCheck, UrlMount
 
-CONTRACT = Contract("core", "1.0.0", description="Composition of plugins into a Django service")
+CONTRACT = Contract("core", "1.1.0", description="Composition of plugins into a Django service")
 
 
 @hookspec
@@ -64,4 +64,16 @@ def core_health_checks() -> Sequence[HealthCheck]:
     Extension hook: names must be unique across plugins.
 
     :return: the plugin's :class:`~trellis.core.HealthCheck` objects.
+    """
+
+
+@hookspec
+def core_dashboard_panels() -> Sequence[DashboardPanel]:
+    """Tables the plugin adds to the staff dashboard (contract 1.1).
+
+    Extension hook: panels are shown in plugin load order, after the core sections. A plugin
+    whose hook raises, or returns something that is not :class:`~trellis.core.DashboardPanel`
+    objects, is shown as one panel with the error; the rest of the dashboard still renders.
+
+    :return: the plugin's :class:`~trellis.core.DashboardPanel` objects.
     """

@@ -25,6 +25,7 @@ from .._errors import ProviderError, UnknownCheck
 from .._global import get_host
 from .._health import HealthReport, run_health_checks
 from ._edge import api_view, is_monitor, json_error
+from ._panels import render_panels
 from ._settings import seconds_setting, setting
 
 
@@ -85,7 +86,7 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The plugin dashboard: plugins, contracts, providers, hooks with timings, health."""
+    """The plugin dashboard: plugins, health, plugins' panels, providers, hooks with timings."""
     if not is_monitor(request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -124,5 +125,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "hooks": host.hooks(),
         "health": health,
         "monitoring": host.monitor.enabled,
+        "panels": render_panels(host),
     }
     return render(request, "trellis_core/dashboard.html", context)
