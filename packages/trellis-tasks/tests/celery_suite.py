@@ -103,6 +103,19 @@ class TestCelery(TasksContract):
 
 
 @pytest.mark.usefixtures("transactional_db")
+def test_a_task_that_kills_its_worker_is_failed_after_max_retries(redis_worker: Worker) -> None:
+    from tasks_fault_plugin import crash
+
+    result = crash.enqueue()  # max_retries=0: the first delivery dies, the second gives up
+    deadline = time.monotonic() + 40
+    while get_result(result.id).status != "failed":
+        assert time.monotonic() < deadline, redis_worker.output()
+        time.sleep(0.1)
+    record = get_result(result.id)
+    assert record.attempts == 1 and "worker died 1 time(s) running it" in record.error
+
+
+@pytest.mark.usefixtures("transactional_db")
 def test_a_killed_worker_loses_no_committed_task_and_runs_no_rolled_back_one() -> None:
     committed = [f"c{n}-{uuid.uuid4().hex[:8]}" for n in range(6)]
     rolled_back = [f"r{n}-{uuid.uuid4().hex[:8]}" for n in range(4)]

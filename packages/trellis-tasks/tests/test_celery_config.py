@@ -88,3 +88,32 @@ def test_broker_url_errors_name_the_setting(
         [error] = check_settings()
         assert error.id == "trellis_tasks.E002"
         assert "TRELLIS_TASKS_BROKER_URL" in error.msg
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS", "{bad", "must be a JSON object"),
+        ("TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS", "[1]", "must be a JSON object"),
+        ("TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS", 5, "must be a JSON object"),
+        ("TRELLIS_TASKS_VISIBILITY_TIMEOUT", "abc", "'abc'"),
+        ("TRELLIS_TASKS_VISIBILITY_TIMEOUT", -5, "-5"),
+        ("TRELLIS_TASKS_VISIBILITY_TIMEOUT", 0, "found 0"),
+    ],
+)
+def test_bad_broker_settings_fail_the_check(
+    celery_host: Host, setting: str, value: object, message: str
+) -> None:
+    with override_settings(TRELLIS_TASKS_BROKER_URL="redis://127.0.0.1:6379/9", **{setting: value}):
+        [error] = check_settings()
+    assert error.id == "trellis_tasks.E002"
+    assert setting in error.msg and message in error.msg
+
+
+@override_settings(
+    TRELLIS_TASKS_BROKER_URL="redis://127.0.0.1:6379/9",
+    TRELLIS_TASKS_VISIBILITY_TIMEOUT=42,
+    TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 7},
+)
+def test_transport_options_win_over_the_visibility_timeout_setting(celery_host: Host) -> None:
+    assert celery_config()["broker_transport_options"]["visibility_timeout"] == 7

@@ -11,8 +11,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from trellis.core import Host, hookimpl, set_host
-from trellis.core.testing import isolated_host
+from trellis.core import Host, hookimpl
 from trellis.tasks import (
     TaskArgumentsError,
     TaskError,
@@ -78,24 +77,6 @@ def test_non_json_arguments_leave_nothing_behind(tasks_host: Host) -> None:
 def test_get_result_of_an_unknown_id(tasks_host: Host) -> None:
     with pytest.raises(TaskResultNotFound, match="'nope'"):
         get_result("nope")
-
-
-def test_a_failed_send_of_a_plain_task_raises(tasks_host: Host) -> None:
-    from trellis.tasks import eager, plugin
-
-    set_host(
-        isolated_host(plugin, eager, probes, _broken_provider(), providers={"tasks": "broken"})
-    )
-    with pytest.raises(TaskError, match=r"could not be sent to provider 'broken'.*broker down"):
-        probes.record.enqueue(key="lost")
-    # A durable one is logged instead: its record stays, and tasks_requeue sends it later.
-    result = probes.durable.enqueue(key="later")
-    assert get_result(result.id).status == "ready"
-    set_host(tasks_host)
-    TaskRecord.objects.update(updated_at=timezone.now() - timedelta(hours=2))
-    call_command("tasks_requeue", "--older-than=3600")
-    assert claimed(["later"]) == {"later"}
-    assert get_result(result.id).status == "successful"
 
 
 def test_requeue_leaves_recent_and_finished_records(tasks_host: Host) -> None:

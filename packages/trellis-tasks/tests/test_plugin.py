@@ -35,6 +35,8 @@ def test_heartbeat_warns_about_a_queue_with_old_work_and_no_worker(tasks_host: H
     result = plugin.heartbeat_check()
     assert result.status == "warn"
     assert "contract (1 pending, never picked up)" in result.message
+    # Work never sent (the broker was down at commit) needs a requeue, not only a worker.
+    assert "tasks_worker" in result.message and "tasks_requeue" in result.message
     QueueHeartbeat.objects.create(
         queue="contract", provider="eager", picked_at=timezone.now() - timedelta(minutes=3)
     )

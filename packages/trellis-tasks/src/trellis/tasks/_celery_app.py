@@ -9,12 +9,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from trellis.core import ConfigurationError, read_setting
+from trellis.core import read_setting
 
 from ._registry import all_schedules, all_tasks
 from ._registry import queues as all_queues
 from ._runner import run_message
-from ._settings import broker_url, visibility_timeout
+from ._settings import broker_transport_options, broker_url, visibility_timeout
 from ._types import TaskMessage
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ _apps: dict[tuple[object, ...], Celery] = {}
 
 def transport_options(url: str) -> dict[str, Any]:
     """Broker transport options: visibility timeout and socket timeouts for Redis, then
-    ``TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS`` (a dict, or JSON in the environment)."""
+    ``TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS`` (a dict, or JSON in the environment), which
+    wins where both set an option."""
     options: dict[str, Any] = {}
     if url.startswith(("redis://", "rediss://")):
         options = {
@@ -37,19 +38,8 @@ def transport_options(url: str) -> dict[str, Any]:
             "socket_timeout": NETWORK_TIMEOUT,
             "socket_connect_timeout": NETWORK_TIMEOUT,
         }
-    extra = read_setting("TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS")
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            extra = None
-        if not isinstance(extra, dict):
-            raise ConfigurationError(
-                "TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS must be a JSON object such as "
-                '{"visibility_timeout": 600}'
-            )
-    if isinstance(extra, Mapping):
-        options.update(extra)
+    # The explicit options win, visibility_timeout included (documented in the README).
+    options.update(broker_transport_options())
     return options
 
 

@@ -2,8 +2,11 @@
 
 ========================  ==========================================================
 ``trellis_tasks.E001``    the selected provider is unknown, disabled or quarantined
-``trellis_tasks.E002``    celery selected but not installed, or its broker setting unusable
+``trellis_tasks.E002``    celery selected but not installed, or a broker setting unusable
+                          (URL, visibility timeout, transport options)
 ``trellis_tasks.E003``    a plugin's tasks or schedules are malformed or clash
+``trellis_tasks.E004``    a seconds setting of every provider is malformed
+                          (``TRELLIS_TASKS_REQUEUE_AFTER``, ``..._HEARTBEAT_MAX_AGE``)
 ========================  ==========================================================
 """
 
@@ -34,12 +37,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 )
             )
         else:
-            from ._settings import broker_url
+            from ._settings import broker_transport_options, broker_url, visibility_timeout
 
-            try:
-                broker_url()
-            except ConfigurationError as exc:
-                messages.append(checks.Error(str(exc), id="trellis_tasks.E002"))
+            for read in (broker_url, visibility_timeout, broker_transport_options):
+                try:
+                    read()
+                except ConfigurationError as exc:
+                    messages.append(checks.Error(str(exc), id="trellis_tasks.E002"))
+    from ._settings import heartbeat_max_age, requeue_after
+
+    # Read on use only (by tasks.requeue, the heartbeat check): check them now instead.
+    for read_seconds in (requeue_after, heartbeat_max_age):
+        try:
+            read_seconds()
+        except ConfigurationError as exc:
+            messages.append(checks.Error(str(exc), id="trellis_tasks.E004"))
     from ._registry import all_tasks
 
     try:

@@ -60,19 +60,13 @@ def enqueue_task(task: Task, kwargs: Mapping[str, Any]) -> TaskResult:
         try:
             host.call("tasks_enqueue", message=message)
         except Exception as exc:
-            if not task.durable:
-                raise TaskError(
-                    f"task {task.name!r} ({task_id}) could not be sent to provider "
-                    f"{host.selected_provider('tasks')!r}: {type(exc).__name__}: {exc}; it is "
-                    "lost (make the task durable to have tasks_requeue send it again)"
-                ) from exc
-            log.exception(
-                "durable task %r (%s) could not be sent; tasks_requeue will send it again",
-                task.name,
-                task_id,
-            )
+            # Never raise here: the caller's data is committed, and an exception would make
+            # the committing code fail (a 500 for committed work) and skip the caller's later
+            # on_commit callbacks.
+            keep_unsent(message, _provider_name(), exc)
 
-    transaction.on_commit(send, using=alias)
+    # robust: even an error keep_unsent cannot handle must not cost the caller's callbacks.
+    transaction.on_commit(send, using=alias, robust=True)
     return TaskResult(
         id=task_id,
         task_name=task.name,
@@ -90,3 +84,64 @@ def enqueue(name: str, /, **kwargs: Any) -> TaskResult:
     :raises TaskArgumentsError: an argument is not JSON or not accepted by the task.
     """
     return find_task(name).enqueue(**kwargs)
+
+
+def _provider_name() -> str:
+    try:
+        return repr(get_host().selected_provider("tasks"))
+    except Exception:  # the selection itself may be what failed; the log must still happen
+        return "(unknown)"
+
+
+def keep_unsent(message: TaskMessage, provider: str, exc: BaseException) -> None:
+    """Log a task that could not be handed to ``provider`` and keep it for ``tasks_requeue``.
+
+    A durable task already has its record (state ``ready``). A plain one gets a record now,
+    in a transaction of its own (the caller's has committed), so ``tasks_requeue`` sends it
+    again as a durable task; if even that insert fails the task is lost, and the log says so.
+    """
+    from .models import TaskRecord
+
+    error = f"could not be sent to provider {provider}: {type(exc).__name__}: {exc}"
+    if message.durable:
+        log.error(
+            "durable task %s (%s) %s; its record stays ready and tasks_requeue sends it again",
+            message.name,
+            message.id,
+            error,
+            exc_info=exc,
+        )
+        return
+    alias = router.db_for_write(TaskRecord)
+    now = timezone.now()
+    try:
+        with transaction.atomic(using=alias):
+            TaskRecord.objects.using(alias).create(
+                id=message.id,
+                name=message.name,
+                kwargs=dict(message.kwargs),
+                queue=message.queue,
+                enqueued_at=now,
+                updated_at=now,
+                error=error,
+            )
+    except Exception as record_exc:
+        log.error(
+            "task %s (%s) %s, and its TaskRecord could not be written either (%s: %s): the "
+            "task is lost; its kwargs were %r",
+            message.name,
+            message.id,
+            error,
+            type(record_exc).__name__,
+            record_exc,
+            dict(message.kwargs),
+            exc_info=exc,
+        )
+        return
+    log.error(
+        "task %s (%s) %s; kept as a ready TaskRecord, so tasks_requeue sends it again",
+        message.name,
+        message.id,
+        error,
+        exc_info=exc,
+    )

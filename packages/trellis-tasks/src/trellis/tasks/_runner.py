@@ -59,13 +59,21 @@ def retry_delay(task: Task, attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
 
 
-def run_message(message: TaskMessage, provider: str, *, attempt: int = 0) -> Outcome:
+def run_message(
+    message: TaskMessage, provider: str, *, attempt: int = 0, backoff: bool = True
+) -> Outcome:
     """Run one delivery of ``message``: attempt ``attempt`` (0 the first).
 
     A durable task already finished (a redelivery after its worker died) is skipped; its
     record says which attempt runs and ends ``successful`` or, after ``max_retries``,
-    ``failed`` with the error. Exceptions of the task are returned in the outcome, never
-    raised: the provider decides how to retry.
+    ``failed`` with the error. Its record also counts deliveries: one that would exceed
+    ``max_retries + 1`` attempts (the worker died running it each time: killed, out of
+    memory) marks it ``failed`` and is skipped, so a task that kills its worker is not
+    redelivered forever. Exceptions of the task are returned in the outcome, never raised:
+    the provider decides how to retry.
+
+    :param backoff: ``False`` for a provider that retries at once (eager): the outcome's
+        ``retry_in`` is 0 and the log says "retrying now".
     """
     from .models import TaskRecord
 
@@ -79,28 +87,35 @@ def run_message(message: TaskMessage, provider: str, *, attempt: int = 0) -> Out
         return Outcome("failed", exc)
     records = TaskRecord.objects.filter(pk=message.id)
     if message.durable:
-        started = records.exclude(state__in=["successful", "failed"]).update(
+        unfinished = records.exclude(state__in=["successful", "failed"])
+        started = unfinished.filter(attempts__lt=task.max_retries + 1).update(
             state="running",
             attempts=models.F("attempts") + 1,
             started_at=timezone.now(),
             updated_at=timezone.now(),
         )
-        if not started and records.exists():
-            log.info("task %s (%s) already finished; delivery skipped", message.name, message.id)
-            return Outcome("skipped")
+        if not started:
+            record = records.first()
+            if record is not None and record.state not in ("successful", "failed"):
+                return _give_up_crash_loop(task, message, record.attempts, record.error)
+            if record is not None:
+                log.info(
+                    "task %s (%s) already finished; delivery skipped", message.name, message.id
+                )
+                return Outcome("skipped")
     try:
         task.func(**message.kwargs)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if attempt < task.max_retries:
-            delay = retry_delay(task, attempt)
+            delay = retry_delay(task, attempt) if backoff else 0.0
             log.warning(
-                "task %s (%s) failed (attempt %d of %d), retrying in %.1f s: %s",
+                "task %s (%s) failed (attempt %d of %d), retrying %s: %s",
                 message.name,
                 message.id,
                 attempt + 1,
                 task.max_retries + 1,
-                delay,
+                f"in {delay:.1f} s" if backoff else "now",
                 error,
             )
             if message.durable:
@@ -120,6 +135,24 @@ def run_message(message: TaskMessage, provider: str, *, attempt: int = 0) -> Out
     if message.durable:
         _finish(message.id, "successful", "")
     return Outcome("successful")
+
+
+def _give_up_crash_loop(task: Task, message: TaskMessage, attempts: int, last: str) -> Outcome:
+    """A delivery past ``max_retries + 1`` attempts: the earlier ones never finished."""
+    # A recorded failure leaves an error; with none, every attempt ended with its worker.
+    died = (
+        f"the worker died {attempts} time(s) running it"
+        if not last
+        else f"{attempts} attempt(s) started, at least one ended with its worker dying "
+        f"(last error: {last})"
+    )
+    error = (
+        f"gave up: {died} (killed or out of memory?); max_retries={task.max_retries} allows "
+        f"{task.max_retries + 1} attempt(s). Find why the process dies, then enqueue it again"
+    )
+    log.error("task %s (%s) %s", message.name, message.id, error)
+    _finish(message.id, "failed", error)
+    return Outcome("failed", TaskError(error))
 
 
 def _finish(task_id: str, state: str, error: str) -> None:

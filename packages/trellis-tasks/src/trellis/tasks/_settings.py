@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 from trellis.core import ConfigurationError, read_setting
 
 DEFAULT_VISIBILITY_TIMEOUT = 3600
@@ -18,7 +22,9 @@ def _seconds(name: str, default: int) -> int:
     except ValueError:
         seconds = -1
     if seconds <= 0:
-        raise ConfigurationError(f"{name} must be a whole number of seconds > 0; found {value!r}")
+        raise ConfigurationError(
+            f"{name} must be a whole number of seconds > 0 (default {default}); found {value!r}"
+        )
     return seconds
 
 
@@ -60,3 +66,30 @@ def requeue_after() -> int:
     """``TRELLIS_TASKS_REQUEUE_AFTER``: age in seconds of an unfinished durable record that
     the periodic ``tasks.requeue`` sends again. Default 3600."""
     return _seconds("TRELLIS_TASKS_REQUEUE_AFTER", DEFAULT_REQUEUE_AFTER)
+
+
+def broker_transport_options() -> dict[str, Any]:
+    """``TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS``: extra kombu transport options, a dict (or a
+    JSON object in the environment). They win over the options the provider derives, such as
+    ``visibility_timeout`` from ``TRELLIS_TASKS_VISIBILITY_TIMEOUT``. Default ``{}``.
+
+    :raises ConfigurationError: not a dict, or not a JSON object.
+    """
+    value = read_setting("TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS")
+    if value is None:
+        return {}
+    parsed: object = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            parsed = exc
+    if not isinstance(parsed, Mapping):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        why = f" ({parsed})" if isinstance(parsed, ValueError) else ""
+        raise ConfigurationError(
+            "TRELLIS_TASKS_BROKER_TRANSPORT_OPTIONS must be a JSON object (a dict in settings) "
+            f'such as {{"visibility_timeout": 600}}; found {shown}{why}'
+        )
+    return dict(parsed)

@@ -38,6 +38,15 @@ class Task:
     def __post_init__(self) -> None:
         validate_task_name(self.name)
         validate_queue_name(self.queue)
+        if inspect.iscoroutinefunction(self.func) or inspect.isasyncgenfunction(self.func):
+            # Calling it would only create a coroutine, dropped unawaited: the work would
+            # never run and the task would count as successful.
+            raise InvalidTaskName(
+                f"task {self.name!r}: {self.func.__qualname__} is an async def function; a "
+                "task calls its function synchronously, so only a coroutine would be created "
+                "and the body never run. Make it a plain def (wrap async code in "
+                "asyncio.run(...) inside it)"
+            )
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise InvalidTaskName(
                 f"task {self.name!r}: max_retries must be an int >= 0; got {self.max_retries!r}"
@@ -121,7 +130,8 @@ def task(
     """
 
     def make(function: Callable[..., Any]) -> Task:
-        task_name = name or _default_name(function)
+        # "" is a (bad) name given, not "no name": validate it rather than use the default.
+        task_name = _default_name(function) if name is None else name
         validate_task_name(task_name)
         return Task(
             func=function,
@@ -166,12 +176,67 @@ class Schedule:
             )
         if self.every is not None and self.every <= timedelta(0):
             raise InvalidTaskName(f"schedule {self.name!r}: every must be positive")
-        if self.crontab is not None and len(self.crontab.split()) != 5:
-            raise InvalidTaskName(
-                f"schedule {self.name!r}: crontab must have five fields "
-                f"(minute hour day month weekday); got {self.crontab!r}"
-            )
+        if self.crontab is not None:
+            fields = self.crontab.split()
+            if len(fields) != 5:
+                raise InvalidTaskName(
+                    f"schedule {self.name!r}: crontab must have five fields "
+                    f"(minute hour day month weekday); got {self.crontab!r}"
+                )
+            for spec, (field_name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+                problem = _cron_field_problem(spec, low, high, names)
+                if problem:
+                    raise InvalidTaskName(
+                        f"schedule {self.name!r}: crontab {self.crontab!r} has a bad "
+                        f"{field_name} field {spec!r}: {problem}; use *, */n, a, a-b, a-b/n "
+                        f"or a comma list of those, with values {low}-{high}"
+                        + (f" or {names[0]}-{names[-1]}" if names else "")
+                    )
         self.task.check_arguments(self.kwargs)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# Field, lowest and highest value, names allowed: what celery's crontab accepts (Sunday is 0),
+# checked here so a bad schedule fails where it is made, not when beat starts.
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("weekday", 0, 6, _WEEKDAYS),
+)
+
+
+def _cron_field_problem(spec: str, low: int, high: int, names: tuple[str, ...]) -> str:
+    """What is wrong with one crontab field, or ``""``."""
+
+    def value(text: str) -> str:
+        if text.isdigit():
+            number = int(text)
+            return "" if low <= number <= high else f"{number} is out of range"
+        if text.lower() in names:
+            return ""
+        return f"{text!r} is not a number" + (" or a name" if names else "")
+
+    for part in spec.split(","):
+        if not part:
+            return "an empty item"
+        base, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) >= 1):
+            return f"step {step!r} must be a whole number >= 1"
+        if base == "*":
+            continue
+        bounds = base.split("-")
+        if slash and len(bounds) != 2:
+            return f"a step needs * or a range a-b before it (celery has no {part!r})"
+        if len(bounds) > 2:
+            return f"{base!r} is not a range a-b"
+        for bound in bounds:
+            problem = value(bound)
+            if problem:
+                return problem
+    return ""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ Celery only when called, so the plugin loads (and ``trellis check`` stays clean)
   (``accept_content=["json"]``), no result backend (durable tasks keep their own record);
 * every task ``acks_late=True`` and ``reject_on_worker_lost=True`` (a task option: the
   ``task_reject_on_worker_lost`` spelling on a decorator is ignored), prefetch 1, so a
-  message is acknowledged only after its task ran and is redelivered when its worker dies
-  (Redis: after ``TRELLIS_TASKS_VISIBILITY_TIMEOUT``);
+  message is acknowledged only after its task ran and is redelivered when its worker dies:
+  at once when a pool process dies, and when the whole worker is killed, at once on RabbitMQ
+  but on Redis only after ``TRELLIS_TASKS_VISIBILITY_TIMEOUT``; a durable task's record
+  stops a crash loop after ``max_retries + 1`` attempts;
 * retries with exponential backoff and jitter (``Task.max_retries``, ``retry_backoff``);
 * one queue per subsystem (``Task.queue``); beat schedule from ``tasks_schedules``.
 """

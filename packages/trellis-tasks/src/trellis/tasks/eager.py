@@ -5,8 +5,9 @@ right after the enqueueing transaction commits (at once outside a transaction) a
 one that rolls back. It runs in the committing thread, before ``commit()`` or the
 ``atomic`` block returns to the caller. An exception of the task is logged on
 ``trellis.tasks`` and never raised into the committing code; retries happen at once, without
-the backoff delay (sleeping would hold the request). Good for one machine and for tests;
-the celery provider takes over when the work outgrows the web process.
+the backoff delay (sleeping would hold the request). A task enqueued by a running task runs
+after that one returns, not inside it (no recursion, however long the chain). Good for one
+machine and for tests; the celery provider takes over when the work outgrows the web process.
 
 ``tasks_worker`` under eager has no worker to start: with ``--beat`` it runs the interval
 schedules of ``tasks_schedules`` in the foreground (crontab schedules need celery).
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 
 from trellis.core import hookimpl
@@ -32,13 +35,50 @@ TRELLIS_HOOKSPECS = [hookspecs]
 log = logging.getLogger("trellis.tasks")
 
 
+_local = threading.local()
+
+
 @hookimpl
 def tasks_enqueue(message: TaskMessage) -> str:
-    """Run the task now, retrying at once up to its ``max_retries``."""
-    attempt = 0
-    while run_message(message, "eager", attempt=attempt).kind == "retry":
-        attempt += 1
+    """Run the task now, retrying at once up to its ``max_retries``.
+
+    A task enqueued by a running task (in this thread) runs after the current one finishes,
+    in enqueue order: the outermost call drains a per-thread queue (a trampoline), so a task
+    that enqueues itself 1,000 times deep does not exhaust the stack.
+    """
+    pending: deque[TaskMessage] | None = getattr(_local, "pending", None)
+    if pending is not None:
+        pending.append(message)
+        return message.id
+    _local.pending = pending = deque()
+    try:
+        try:
+            _run(message)
+        finally:
+            # Its own error reaches the caller (as for any provider's send) only after what
+            # it enqueued ran too: those sends already returned.
+            _drain(pending)
+    finally:
+        del _local.pending
     return message.id
+
+
+def _drain(pending: deque[TaskMessage]) -> None:
+    while pending:
+        queued = pending.popleft()
+        try:
+            _run(queued)
+        except Exception as exc:
+            # Its send "succeeded" (queued); nobody else would report or keep it.
+            from ._enqueue import keep_unsent
+
+            keep_unsent(queued, "'eager'", exc)
+
+
+def _run(message: TaskMessage) -> None:
+    attempt = 0
+    while run_message(message, "eager", attempt=attempt, backoff=False).kind == "retry":
+        attempt += 1
 
 
 @hookimpl

@@ -119,7 +119,9 @@ def heartbeat_check() -> HealthResult:
         return HealthResult(
             "warn",
             f"queue(s) with pending durable tasks not picked up for over {limit} s: "
-            f"{', '.join(stalled)}; start a worker (manage.py tasks_worker) for them",
+            f"{', '.join(stalled)}; start a worker (manage.py tasks_worker) for them, and if "
+            "one runs, their messages were never sent or were lost (broker down or restarted): "
+            "manage.py tasks_requeue sends them again",
             details,
         )
     return HealthResult("ok", f"provider {provider!r}: no queue stalled", details)

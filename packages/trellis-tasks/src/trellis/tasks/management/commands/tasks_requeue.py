@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from trellis.core import ConfigurationError
+
 from ..._settings import requeue_after
 from ...services import tasks_requeue
 
@@ -28,7 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count without sending")
 
     def handle(self, *args: Any, older_than: int | None, dry_run: bool, **options: Any) -> None:
-        seconds = requeue_after() if older_than is None else older_than
+        try:
+            seconds = requeue_after() if older_than is None else older_than
+        except ConfigurationError as exc:
+            raise CommandError(f"{exc}; fix the setting or pass --older-than SECONDS") from None
         if seconds < 0:
             raise CommandError(f"--older-than must be at least 0 seconds; got {seconds}")
         report = tasks_requeue(older_than=timedelta(seconds=seconds), dry_run=dry_run)
