@@ -162,6 +162,45 @@ def serve(session: nox.Session) -> None:
     session.run("python", "-m", "hq", "runserver", address, env=env)
 
 
+@nox.session(name="serve-scaled", default=False)
+def serve_scaled(session: nox.Session) -> None:
+    """Start hq's scaled profile (services/hq/Procfile) with honcho on PostgreSQL and Redis."""
+    _install_everything(session)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "serve"))
+    data_dir = os.environ.get("TRELLIS_DATA_DIR", str(ROOT / "var" / "scaled"))
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trellis_hq")
+    session.run("python", "-c", _CREATE_DATABASE, database)
+    redis = os.environ.get("TRELLIS_REDIS_URL", "redis://127.0.0.1:6379/1")
+    env = {
+        "TRELLIS_DATA_DIR": data_dir,
+        "DATABASE_URL": database,
+        "TRELLIS_TASKS_PROVIDER": "celery",
+        "TRELLIS_TASKS_BROKER_URL": os.environ.get("TRELLIS_TASKS_BROKER_URL", redis),
+        "TRELLIS_EVENTS_PROVIDER": "redis-streams",
+        "TRELLIS_EVENTS_REDIS_URL": os.environ.get("TRELLIS_EVENTS_REDIS_URL", redis),
+    }
+    session.run("python", "-m", "hq", "migrate", "--no-input", env=env)
+    session.run("python", "-m", "hq", "trellis_demo_admin", env=env)
+    session.log(f"dashboard: http://{os.environ.get('TRELLIS_BIND', '127.0.0.1:8000')}/")
+    procfile = str(ROOT / "services" / "hq" / "Procfile")
+    session.run("honcho", "start", "-f", procfile, "-d", data_dir, env=env)
+
+
+# Creates the scaled profile's database when it is missing (PostgreSQL has no IF NOT EXISTS).
+_CREATE_DATABASE = """
+import sys
+import psycopg
+from psycopg import sql
+url = sys.argv[1]
+server, name = url.rsplit("/", 1)
+with psycopg.connect(server + "/postgres", autocommit=True, connect_timeout=10) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        print(f"created database {name}")
+"""
+
+
 @nox.session(name="serve-blobs", default=False)
 def serve_blobs(session: nox.Session) -> None:
     """Start services/blobs alone under gunicorn at http://127.0.0.1:8001 (-- ADDRESS)."""
