@@ -73,7 +73,7 @@ def test_dashboard_shows_plugins_hooks_and_health(admin_client, trellis_register
         "trellis-core",
         "core_django_apps() -&gt; Sequence[str]",
         "quarantined",
-        "installed contract &#x27;core&#x27; is version 1.1.0",
+        "installed contract &#x27;core&#x27; is version 1.2.0",
         "Health",
         "database",
     ):

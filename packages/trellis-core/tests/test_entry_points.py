@@ -166,7 +166,7 @@ def test_wrong_contract_reason_names_plugin_dist_contract_and_versions(plugins: 
     assert "plugin 'tt_wrong_contract' (tt-wrong-contract 2.0.1)" in reason
     assert "contract 'core'" in reason
     assert "'>=2,<3'" in reason
-    assert "version 1.1.0" in reason
+    assert "version 1.2.0" in reason
     assert record["implements"] == {"core": ">=2,<3"}
     assert record["hooks"] == []
 

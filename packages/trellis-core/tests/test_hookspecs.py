@@ -88,3 +88,22 @@ def test_hook_core_dashboard_panels(trellis_host, make_module):
         DashboardPanel("Shop Orders", "Orders", ["Shop"], list)
     with pytest.raises(Exception, match="columns must be a sequence of strings"):
         DashboardPanel("shop", "Orders", "Shop", list)
+
+
+OPENAPI = """
+from trellis.core import hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.2,<2"}
+
+@hookimpl
+def core_openapi():
+    return {"paths": {"/shop/orders/": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+"""
+
+
+def test_hook_core_openapi(trellis_host, make_module):
+    trellis_host.register(make_module(OPENAPI), "shop")
+    parts = dict(trellis_host.collect_by_plugin("core_openapi"))
+    assert parts["shop"] == {
+        "paths": {"/shop/orders/": {"get": {"responses": {"200": {"description": "ok"}}}}}
+    }
+    assert "/health/live" in parts["core"]["paths"]  # core describes its own probes

@@ -28,7 +28,7 @@ def test_builtin_core_plugin_is_registered_like_any_other(trellis_host):
     [record] = trellis_host.plugins()
     assert (record.name, record.status, record.builtin) == ("core", "active", True)
     assert record.distribution == "trellis-core"
-    assert record.defines == {"core": "1.1.0"}
+    assert record.defines == {"core": "1.2.0"}
     assert "core_url_mounts" in record.hooks
 
 
@@ -66,14 +66,14 @@ def test_wrong_contract_range_names_both_versions(trellis_host, make_module):
     assert record.status == "quarantined"
     assert "'core'" in record.reason
     assert "'>=2.0,<3'" in record.reason
-    assert "version 1.1.0" in record.reason
+    assert "version 1.2.0" in record.reason
 
 
 def test_missing_contract_declaration_is_quarantined(trellis_host, make_module):
     source = GOOD.replace('TRELLIS_IMPLEMENTS = {"core": ">=1.0,<2"}', "")
     record = trellis_host.register(make_module(source, APP="x"), "undeclared")
     assert record.status == "quarantined"
-    assert "TRELLIS_IMPLEMENTS = {'core': '>=1.1.0,<2'}" in record.reason
+    assert "TRELLIS_IMPLEMENTS = {'core': '>=1.2.0,<2'}" in record.reason
 
 
 @pytest.mark.parametrize(
@@ -327,7 +327,7 @@ def test_allow_list_does_not_drop_built_ins():
 def test_declared_range_is_checked_even_without_implementations(trellis_host, make_module):
     record = trellis_host.register(make_module("TRELLIS_IMPLEMENTS = {'core': '>=2,<3'}"), "idle")
     assert record.status == "quarantined"
-    assert "'>=2,<3'" in record.reason and "version 1.1.0" in record.reason
+    assert "'>=2,<3'" in record.reason and "version 1.2.0" in record.reason
 
 
 def test_duplicate_names_in_one_batch_keep_the_first_working(make_module):

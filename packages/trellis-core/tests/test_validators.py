@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trellis.core import Contract, ContractError, HealthCheck, TrellisError, UrlMount
+from trellis.core import Contract, ContractError, HealthCheck, Link, TrellisError, UrlMount
 
 CONTRACT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
@@ -61,9 +61,29 @@ def test_url_prefixes(value):
     assert _accepts(lambda v: UrlMount(v, "x.urls"), value) == valid
 
 
+def _safe_href(value: str) -> bool:
+    """The documented rule, spelled out without the implementation's regex."""
+    site_path = value.startswith("/") and not value.startswith("//")
+    if not (site_path or value.startswith(("http://", "https://"))):
+        return False
+    return all(33 <= ord(c) <= 126 and c not in "\"'<>" for c in value)
+
+
+@given(
+    st.one_of(
+        anything,
+        st.text(alphabet=string.printable + "\"'<>é", max_size=20).map(lambda t: "/" + t),
+        st.sampled_from(["javascript:alert(1)", "//evil.example", "https://x.example/a?b=1&c"]),
+    )
+)
+def test_link_hrefs(value):
+    assert _accepts(lambda v: Link("text", v), value) == _safe_href(value)
+
+
 @pytest.mark.parametrize(
     ("factory", "value"),
     [
+        (lambda v: Link("text", v), "/reports/\n"),
         (lambda v: Contract(v, "1.0.0"), "blobs\n"),
         (lambda v: Contract("blobs", v), "1.0.0\n"),
         (lambda v: HealthCheck(v, lambda: None), "disk\n"),

@@ -178,8 +178,8 @@ def test_staff_see_check_messages_on_the_dashboard(admin_client, runs):
 
 
 PANELS = """
-from trellis.core import DashboardPanel, hookimpl
-TRELLIS_IMPLEMENTS = {"core": ">=1.1,<2"}
+from trellis.core import DashboardPanel, Link, hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.2,<2"}
 
 def broken_rows():
     raise ConnectionError("redis://127.0.0.1:6379 refused")
@@ -191,6 +191,8 @@ def core_dashboard_panels():
                        lambda: [("blobs", "<b>3 s</b>"), ("forms", None)]),
         DashboardPanel("lag", "Processors", ["Name"], broken_rows),
         DashboardPanel("quiet", "Quiet", ["Name"], list, empty="No processors installed."),
+        DashboardPanel("links", "Links", ["Report"],
+                       lambda: [(Link("Visits <weekly>", "/reports/demo/visits/?a=1&b=2"),)]),
     ]
 """
 
@@ -217,6 +219,7 @@ def test_plugin_panels_render_and_their_failures_stay_in_their_panel(
     assert "&lt;b&gt;3 s&lt;/b&gt;" in page and "<b>3 s</b>" not in page  # escaped
     assert "could not be read: ConnectionError: redis://127.0.0.1:6379 refused" in page
     assert "No processors installed." in page
+    assert '<a href="/reports/demo/visits/?a=1&amp;b=2">Visits &lt;weekly&gt;</a>' in page
     assert "core_dashboard_panels failed: TypeError: expected DashboardPanel objects" in page
     assert '<section id="plugins">' in page  # the rest of the dashboard still rendered
 
@@ -232,3 +235,45 @@ def test_health_errors_are_json_though_not_under_an_api_mount(admin_user, settin
     assert body["code"] == "server_error"
     assert "TRELLIS_HEALTH_INTERVAL must be a positive number of seconds" in body["message"]
     assert client.get("/health/nope").status_code == 404  # not an api path: Django's page
+
+
+OPENAPI_PARTS = """
+from trellis.core import hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.2,<2"}
+
+@hookimpl
+def core_openapi():
+    return {
+        "paths": {"/a/{domain}/things/": {"get": {"responses": {"200": {"description": "ok"}}}},
+                  "/health/live": {"get": {"responses": {"200": {"description": "mine"}}}}},
+        "components": {"schemas": {"Thing": {"type": "object"}}},
+    }
+"""
+
+BROKEN_OPENAPI = """
+from trellis.core import hookimpl
+TRELLIS_IMPLEMENTS = {"core": ">=1.2,<2"}
+
+@hookimpl
+def core_openapi():
+    return {"paths": {"relative/": {}}}
+"""
+
+
+@pytest.mark.django_db
+def test_openapi_document_merges_plugins_and_names_clashes_and_failures(
+    client, admin_client, make_module, trellis_register
+):
+    trellis_register(make_module(OPENAPI_PARTS), "things")
+    trellis_register(make_module(BROKEN_OPENAPI), "broken")
+    anonymous = client.get("/api/openapi.json")
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
+    document = admin_client.get("/api/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    assert document["paths"]["/a/{domain}/things/"]["get"]["responses"]["200"]
+    assert document["components"]["schemas"]["Thing"] == {"type": "object"}
+    # core's own /health/live (loaded first) wins; the clash is named, not hidden
+    assert document["paths"]["/health/live"]["get"]["operationId"] == "core_health_live"
+    assert document["x-trellis-conflicts"] == ["path '/health/live' from plugin 'things'"]
+    assert "absolute paths" in document["x-trellis-errors"]["broken"]
+    assert admin_client.post("/api/openapi.json").status_code == 405

@@ -35,7 +35,7 @@ from ._markers import (
 )
 from ._monitor import CallStats, Monitor
 from ._records import HookInfo, Implementer, PluginRecord
-from ._types import DashboardPanel, HealthCheck, HealthResult, HealthStatus, UrlMount
+from ._types import DashboardPanel, HealthCheck, HealthResult, HealthStatus, Link, UrlMount
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -54,6 +54,7 @@ __all__ = [
     "HookInfo",
     "Host",
     "Implementer",
+    "Link",
     "Monitor",
     "PluginLoadError",
     "PluginRecord",

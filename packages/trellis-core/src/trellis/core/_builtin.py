@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from . import hookspecs
 from ._markers import hookimpl
@@ -30,6 +31,46 @@ def core_url_mounts() -> Sequence[UrlMount]:
 @hookimpl
 def core_health_checks() -> Sequence[HealthCheck]:
     return [HealthCheck("database", _database_check)]
+
+
+@hookimpl
+def core_openapi() -> Mapping[str, Any]:
+    status = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": ["ok", "warn", "fail"]}},
+    }
+    return {
+        "paths": {
+            "/health/live": {
+                "get": {
+                    "summary": "Liveness: the process answers",
+                    "operationId": "core_health_live",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "alive",
+                            "content": {"application/json": {"schema": status}},
+                        }
+                    },
+                }
+            },
+            "/health/ready": {
+                "get": {
+                    "summary": "Readiness: cheap health checks (details for monitors only)",
+                    "operationId": "core_health_ready",
+                    "security": [],
+                    "responses": {
+                        code: {
+                            "description": text,
+                            "content": {"application/json": {"schema": status}},
+                        }
+                        for code, text in (("200", "ready (ok or warn)"), ("503", "a check failed"))
+                    },
+                }
+            },
+        }
+    }
 
 
 def _database_check() -> HealthResult:

@@ -14,6 +14,8 @@ HealthStatus = Literal["ok", "warn", "fail"]
 
 _CHECK_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
 _PREFIX = re.compile(r"([a-z0-9][a-z0-9_.-]*/)*")
+# A site path ("/reports/demo/visits/?page=2") or an http(s) URL; never "javascript:" and such.
+_HREF = re.compile(r"(?:/(?!/)|https?://)[!#-&(-;=?-~]*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -104,4 +106,27 @@ class DashboardPanel:
             raise TrellisError(
                 f"dashboard panel {self.name!r}: columns must be a sequence of strings, "
                 f"got {self.columns!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Link:
+    """A dashboard panel cell shown as a link (contract 1.2): ``Link("Visits", "/reports/...")``.
+
+    :param text: the link text (escaped like any cell).
+    :param href: a path on this site (``/admin/...``) or an ``http(s)://`` URL: printable ASCII
+        without spaces, quotes or ``<``/``>``; anything else (``javascript:``, ``//host``) is
+        refused, so a panel cannot inject script into the staff dashboard.
+    """
+
+    text: str
+    href: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TrellisError(f"link text must be a string, got {self.text!r}")
+        if not isinstance(self.href, str) or not _HREF.fullmatch(self.href):
+            raise TrellisError(
+                f"link href {self.href!r} is invalid: use a path starting with '/' or an "
+                "http(s):// URL, percent-encoding spaces, quotes and '<', '>'"
             )

@@ -8,12 +8,13 @@ plugins handed over in code), which makes INSTALLED_APPS, MIDDLEWARE and URL ord
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._contracts import Contract
 from ._markers import hookspec
 from ._types import DashboardPanel, HealthCheck, UrlMount
 
-CONTRACT = Contract("core", "1.1.0", description="Composition of plugins into a Django service")
+CONTRACT = Contract("core", "1.2.0", description="Composition of plugins into a Django service")
 
 
 @hookspec
@@ -76,4 +77,19 @@ def core_dashboard_panels() -> Sequence[DashboardPanel]:
     objects, is shown as one panel with the error; the rest of the dashboard still renders.
 
     :return: the plugin's :class:`~trellis.core.DashboardPanel` objects.
+    """
+
+
+@hookspec
+def core_openapi() -> Mapping[str, Any]:
+    """The part of the service's OpenAPI 3.1 document this plugin's HTTP API covers (contract 1.2).
+
+    Extension hook. Return ``{"paths": {...}, "components": {...}}`` with absolute paths
+    (``/a/{domain}/receiver/``); core merges every plugin's part and serves the whole document
+    at ``/api/openapi.json`` to logged-in users. A path or component name that an earlier
+    plugin (in load order) already gave is kept from that plugin; the clash is listed under
+    ``x-trellis-conflicts`` and logged. A plugin whose hook raises is left out and named under
+    ``x-trellis-errors``.
+
+    :return: a mapping with ``paths`` and optionally ``components`` (OpenAPI 3.1 objects).
     """

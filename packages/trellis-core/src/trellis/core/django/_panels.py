@@ -6,18 +6,26 @@ from dataclasses import dataclass, field
 
 from .._host import Host
 from .._loader import describe_exception
-from .._types import DashboardPanel
+from .._types import DashboardPanel, Link
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One rendered cell: its text, and the link target when the plugin gave a :class:`Link`."""
+
+    text: str
+    href: str = ""
 
 
 @dataclass
 class RenderedPanel:
-    """A panel as the template shows it: cells already turned into text."""
+    """A panel as the template shows it: cells already turned into text (and links)."""
 
     name: str
     title: str
     plugin: str
     columns: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
+    rows: list[list[Cell]] = field(default_factory=list)
     empty: str = ""
     error: str = ""
 
@@ -64,7 +72,13 @@ def _render(plugin: str, panel: DashboardPanel, name: str) -> RenderedPanel:
         name=name, title=panel.title, plugin=plugin, columns=list(panel.columns), empty=panel.empty
     )
     try:
-        shown.rows = [["" if cell is None else str(cell) for cell in row] for row in panel.rows()]
+        shown.rows = [[_cell(cell) for cell in row] for row in panel.rows()]
     except Exception as exc:
         shown.error = f"could not be read: {describe_exception(exc)}"
     return shown
+
+
+def _cell(value: object) -> Cell:
+    if isinstance(value, Link):
+        return Cell(value.text, value.href)
+    return Cell("" if value is None else str(value))

@@ -12,4 +12,5 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("health/live", views.live, name="live"),
     path("health/ready", views.ready, name="ready"),
+    path("api/openapi.json", views.openapi, name="openapi"),
 ]

@@ -9,6 +9,7 @@ Who sees what (Kubernetes and django-health-check conventions):
   ``TRELLIS_MONITORING_TOKEN``): every check, deep ones at most once per
   ``TRELLIS_HEALTH_INTERVAL`` seconds, cached in Django's cache in between.
 - the dashboard (``/``): monitors only; anyone else is sent to log in.
+- ``api/openapi.json``: any logged-in user (or API key); 401 JSON otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .._errors import ProviderError, UnknownCheck
 from .._global import get_host
 from .._health import HealthReport, run_health_checks
 from ._edge import api_view, is_monitor, json_error
+from ._openapi import openapi_document
 from ._panels import render_panels
 from ._settings import seconds_setting, setting
 
@@ -128,3 +130,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "panels": render_panels(host),
     }
     return render(request, "trellis_core/dashboard.html", context)
+
+
+@api_view
+@require_safe
+def openapi(request: HttpRequest) -> JsonResponse:
+    """The service's OpenAPI 3.1 document (every installed plugin's API); any logged-in user."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        message = "log in (or send an API key) to read the API document"
+        return json_error(request, 401, "not_authenticated", message)
+    response = JsonResponse(openapi_document(get_host()))
+    response["Cache-Control"] = "private, no-cache"
+    return response
