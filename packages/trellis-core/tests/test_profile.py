@@ -114,3 +114,21 @@ def test_a_malformed_proxy_header_name_is_refused(tmp_path, name):
         profile_settings(
             data_dir=tmp_path, environ={**PRODUCTION, "TRELLIS_PROXY_SSL_HEADER": name}
         )
+
+
+def test_cache_url_selects_redis_with_timeouts(tmp_path):
+    assert "CACHES" not in profile_settings(data_dir=tmp_path, environ={})
+    settings = profile_settings(
+        data_dir=tmp_path, environ={"TRELLIS_CACHE_URL": "redis://:s3cret@127.0.0.1:6379/3"}
+    )
+    cache = settings["CACHES"]["default"]
+    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["LOCATION"] == "redis://:s3cret@127.0.0.1:6379/3"
+    assert cache["OPTIONS"] == {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
+
+
+@pytest.mark.parametrize("url", ["memcached://:pw@127.0.0.1:11211", "127.0.0.1:6379"])
+def test_a_cache_url_that_is_not_redis_is_refused_without_its_password(tmp_path, url):
+    with pytest.raises(ImproperlyConfigured, match="TRELLIS_CACHE_URL with scheme") as info:
+        profile_settings(data_dir=tmp_path, environ={"TRELLIS_CACHE_URL": url})
+    assert "pw" not in str(info.value)

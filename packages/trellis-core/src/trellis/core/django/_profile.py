@@ -25,8 +25,9 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
     turns on the HTTPS settings ``manage.py check --deploy`` asks for.
 
     Environment: ``TRELLIS_PROFILE``, ``DATABASE_URL``, ``DJANGO_SECRET_KEY``,
-    ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated) and
-    ``TRELLIS_PROXY_SSL_HEADER``: the request header a TLS-terminating proxy in front of the
+    ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated), ``TRELLIS_CACHE_URL``
+    (``redis://host:6379/1``: Django's cache on Redis, shared by every process; unset, each
+    process has its own local-memory cache) and ``TRELLIS_PROXY_SSL_HEADER``: the request header a TLS-terminating proxy in front of the
     service sets to ``https`` (e.g. ``X-Forwarded-Proto``). Unset, no header is trusted: a
     client could forge it, so trust it only when every request comes through such a proxy
     that overwrites the header (see :func:`proxy_ssl_header`).
@@ -53,6 +54,9 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
         "ALLOWED_HOSTS": hosts or ["127.0.0.1", "localhost", "[::1]"],
         "DATABASES": {"default": database_from_env(data_dir=data_dir, environ=env)},
     }
+    caches = caches_from_env(env)
+    if caches is not None:
+        settings["CACHES"] = caches
     proxy_header = proxy_ssl_header(env.get("TRELLIS_PROXY_SSL_HEADER", ""))
     if proxy_header is not None:
         settings["SECURE_PROXY_SSL_HEADER"] = proxy_header
@@ -86,6 +90,36 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
             CSRF_COOKIE_SECURE=True,
         )
     return settings
+
+
+CACHE_TIMEOUT_SECONDS = 2.0
+"""Connect and socket timeout of the Redis cache: a cache that hangs must not hang requests."""
+
+
+def caches_from_env(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """Django's ``CACHES`` from ``TRELLIS_CACHE_URL`` (``redis://`` or ``rediss://``), or None.
+
+    :raises ImproperlyConfigured: another scheme, naming only the scheme (URLs carry passwords).
+    """
+    url = environ.get("TRELLIS_CACHE_URL", "").strip()
+    if not url:
+        return None
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(
+            f"TRELLIS_CACHE_URL with scheme {scheme!r} cannot be used: give a Redis URL such as "
+            "redis://127.0.0.1:6379/1 (or unset it for a local-memory cache per process)"
+        )
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            },
+        }
+    }
 
 
 def proxy_ssl_header(value: str) -> tuple[str, str] | None:
