@@ -28,9 +28,10 @@ def profile_settings(*, data_dir: Path, environ: Mapping[str, str] | None = None
     ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated), ``TRELLIS_CACHE_URL``
     (``redis://host:6379/1``: Django's cache on Redis, shared by every process; unset, each
     process has its own local-memory cache) and ``TRELLIS_PROXY_SSL_HEADER``: the request
-    header a TLS-terminating proxy in front of the service sets to ``https`` (e.g. ``X-Forwarded-Proto``). Unset, no header is trusted: a
-    client could forge it, so trust it only when every request comes through such a proxy
-    that overwrites the header (see :func:`proxy_ssl_header`).
+    header a TLS-terminating proxy in front of the service sets to ``https`` (e.g.
+    ``X-Forwarded-Proto``). Unset, no header is trusted: a client could forge it, so trust it
+    only when every request comes through such a proxy that overwrites the header (see
+    :func:`proxy_ssl_header`).
 
     :raises ImproperlyConfigured: naming the variable at fault and what to set.
     """
