@@ -385,3 +385,26 @@ def test_put_an_uploaded_file(put):
     upload = SimpleUploadedFile("photo.jpg", b"\xff\xd8 jpeg", content_type="image/jpeg")
     info = put(upload, name=upload.name, content_type=upload.content_type, length=upload.size)
     assert blobs.read_bytes(info.key) == b"\xff\xd8 jpeg"
+
+
+def test_discard_deletes_only_content_whose_put_did_not_commit(put, stored_files):
+    kept = put(b"committed", key="kept/one")
+    lost: list[str] = []
+
+    def failing_transaction() -> None:
+        with transaction.atomic():
+            lost.extend([put(b"rolled back", key="lost/one").key, put(b"also lost").key])
+            # Inside the transaction the rows are visible: nothing of it is discarded yet.
+            assert blobs.discard(lost) == 0
+            raise RuntimeError("the caller's transaction fails after its puts")
+
+    with pytest.raises(RuntimeError):
+        failing_transaction()
+    assert len(stored_files()) == 3  # orphans: without discard only the reaper removes them
+    assert blobs.discard([*lost, kept.key, "never/stored", lost[0]]) == 2
+    assert len(stored_files()) == 1
+    assert blobs.read_bytes(kept.key) == b"committed"
+    assert not any(get_host().call("blobs_exists", key=key) for key in lost)
+    with pytest.raises(blobs.InvalidKey):
+        blobs.discard(["kept/one", "../escape"])
+    assert blobs.read_bytes(kept.key) == b"committed"

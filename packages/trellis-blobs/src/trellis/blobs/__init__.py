@@ -43,6 +43,7 @@ from .selectors import blob_size as size
 from .services import blob_bulk_delete as bulk_delete
 from .services import blob_clear_expiry as clear_expiry
 from .services import blob_delete as delete
+from .services import blob_discard as discard
 from .services import blob_put as put
 from .services import blob_set_expiry as set_expiry
 
@@ -65,6 +66,7 @@ __all__ = [
     "can_read",
     "clear_expiry",
     "delete",
+    "discard",
     "exists",
     "get_info",
     "list_blobs",

@@ -60,6 +60,7 @@ __all__ = [
     "blob_bulk_delete",
     "blob_clear_expiry",
     "blob_delete",
+    "blob_discard",
     "blob_put",
     "blob_set_expiry",
     "blobs_expire",
@@ -294,6 +295,29 @@ def blob_delete(key: str) -> bool:
     if deleted:
         delete_contents_on_commit([key])
     return bool(deleted)
+
+
+def blob_discard(keys: Iterable[str]) -> int:
+    """Delete the content of those ``keys`` that have no metadata row: puts that did not commit.
+
+    For a caller whose transaction stored blobs and then failed: after the rollback, call it
+    with the keys it put, so their content is gone at once instead of waiting for
+    ``manage.py blobs_reap``. A key with a row (a committed blob, or one written earlier in
+    a transaction still open on this connection) keeps its content; call it after the
+    rollback, never inside the transaction that put the keys. A content deletion that fails
+    is logged and left to the reaper.
+
+    :return: how many keys had content that was deleted.
+    :raises InvalidKey: a key is malformed (nothing is deleted).
+    """
+    unique = list(dict.fromkeys(validate_key(key) for key in keys))
+    model = meta_model()
+    host = get_host()
+    deleted = 0
+    for batch in batched(unique, BATCH_SIZE):
+        kept = set(model.objects.filter(key__in=batch).values_list("key", flat=True))
+        deleted += delete_contents(host, [key for key in batch if key not in kept])
+    return deleted
 
 
 def blob_bulk_delete(keys: Iterable[str]) -> int:

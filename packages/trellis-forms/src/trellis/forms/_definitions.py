@@ -1,0 +1,176 @@
+"""Validation of form definitions (schema and case rules) and of submitted data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from ._errors import FieldError, InvalidDefinition
+from ._ids import NAME, PROPERTY
+from ._pointers import MISSING, format_path, parse, resolve, schema_defines
+
+MAX_ERRORS = 100
+"""At most this many errors are reported for one submission or definition."""
+ACTIONS = ("upsert", "create", "update", "close")
+
+RULES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["case_type", "case_id", "action"],
+        "additionalProperties": False,
+        "properties": {
+            "case_type": {"type": "string", "pattern": f"^{NAME.pattern}$"},
+            "case_id": {"type": "string", "pattern": "^/"},
+            "action": {"enum": list(ACTIONS)},
+            "properties": {
+                "type": "object",
+                "propertyNames": {"pattern": f"^{PROPERTY.pattern}$"},
+                "additionalProperties": {"type": "string", "pattern": "^/"},
+            },
+            "close_when": {"type": "string", "pattern": "^/"},
+        },
+    },
+}
+"""The shape of ``case_rules`` (pointers are then checked against the form's schema)."""
+
+
+@dataclass(frozen=True)
+class CaseRule:
+    """One parsed case rule (see shared-docs/forms.md, "Case rules")."""
+
+    index: int
+    case_type: str
+    case_id: str
+    action: str
+    properties: Mapping[str, str]
+    close_when: str | None
+
+
+def _message(text: str) -> str:
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def schema_errors(validator: Draft202012Validator, instance: Any, prefix: str) -> list[FieldError]:
+    """Every rule ``instance`` breaks, as field errors under ``prefix``, sorted, capped."""
+    found = [
+        FieldError(
+            prefix + format_path(error.absolute_path), str(error.validator), _message(error.message)
+        )
+        for error in validator.iter_errors(instance)
+    ]
+    found.sort(key=lambda e: (e.field, e.rule, e.message))
+    return found[:MAX_ERRORS]
+
+
+def _refs(node: Any, path: list[object]) -> Iterator[tuple[list[object], str]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                yield [*path, key], value
+            else:
+                yield from _refs(value, [*path, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _refs(value, [*path, index])
+
+
+def _ref_errors(schema: Any) -> list[FieldError]:
+    """Only local references that resolve: a submission must never fetch anything."""
+    found = []
+    for path, ref in _refs(schema, []):
+        where = "/schema" + format_path(path)
+        if not ref.startswith("#"):
+            found.append(
+                FieldError(where, "$ref", f"reference {ref!r} is not local; use '#/$defs/...'")
+            )
+            continue
+        try:
+            target = resolve(schema, ref[1:]) if ref[1:2] in ("", "/") else MISSING
+        except ValueError:
+            target = MISSING
+        if target is MISSING:
+            found.append(
+                FieldError(where, "$ref", f"reference {ref!r} resolves to nothing in the schema")
+            )
+        elif not isinstance(target, Mapping | bool):
+            found.append(FieldError(where, "$ref", f"reference {ref!r} does not name a schema"))
+    return found
+
+
+def validate_definition(*, schema: Any, case_rules: Any) -> list[CaseRule]:
+    """Check a definition: ``schema`` against the Draft 2020-12 metaschema (local ``$ref`` only),
+    ``case_rules`` against their format and their pointers against ``schema``.
+
+    :return: the parsed case rules.
+    :raises InvalidDefinition: listing every problem with its path (``/schema/properties/age/
+        minimum``, ``/case_rules/0/properties/village``).
+    """
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    errors = schema_errors(meta, schema, "/schema")
+    if not isinstance(schema, Mapping):
+        errors.append(FieldError("/schema", "type", "the schema must be a JSON object"))
+    if not errors:
+        errors += _ref_errors(schema)
+    errors += schema_errors(Draft202012Validator(RULES_SCHEMA), case_rules, "/case_rules")
+    if errors:
+        raise InvalidDefinition("the form definition is invalid", errors)
+    rules = [_parse_rule(index, rule) for index, rule in enumerate(case_rules)]
+    for rule in rules:
+        errors += _pointer_errors(schema, rule)
+    if errors:
+        raise InvalidDefinition("the case rules name data the schema does not define", errors)
+    return rules
+
+
+def _parse_rule(index: int, rule: Mapping[str, Any]) -> CaseRule:
+    return CaseRule(
+        index=index,
+        case_type=rule["case_type"],
+        case_id=rule["case_id"],
+        action=rule["action"],
+        properties=dict(rule.get("properties", {})),
+        close_when=rule.get("close_when"),
+    )
+
+
+def parse_rules(case_rules: Any) -> list[CaseRule]:
+    """Stored (already validated) case rules as :class:`CaseRule` objects."""
+    return [_parse_rule(index, rule) for index, rule in enumerate(case_rules or [])]
+
+
+def _pointer_errors(schema: Any, rule: CaseRule) -> list[FieldError]:
+    base = f"/case_rules/{rule.index}"
+    named = [("/case_id", rule.case_id)]
+    named += [(f"/properties/{format_path([n])[1:]}", p) for n, p in rule.properties.items()]
+    if rule.close_when is not None:
+        named.append(("/close_when", rule.close_when))
+    found = []
+    for where, pointer in named:
+        try:
+            parse(pointer)
+            defined = schema_defines(schema, pointer)
+        except ValueError as exc:
+            found.append(FieldError(base + where, "pointer", str(exc)))
+            continue
+        if not defined:
+            found.append(
+                FieldError(
+                    base + where,
+                    "pointer",
+                    f"{pointer!r} names no property the schema defines; declare it under "
+                    "'properties' (data pointers follow the schema's properties and items)",
+                )
+            )
+    return found
+
+
+def validate_data(schema: Any, data: Any) -> list[FieldError]:
+    """The rules ``data`` breaks under ``schema``, as errors under ``/data``."""
+    try:
+        return schema_errors(Draft202012Validator(schema), data, "/data")
+    except Exception as exc:  # a definition stored around form_define (an unresolvable ref)
+        return [FieldError("/data", "schema", f"the form's schema cannot be applied: {exc}")]
