@@ -61,6 +61,8 @@ def test_the_spec_example_validates() -> None:
         ("chart.x", "visits", "chart.x: 'visits' is not a group column"),
         ("chart.y", "week", "chart.y: 'week' is not an aggregate column"),
         ("chart.type", "pie", "chart.type: 'pie' is not one of bar, line"),
+        ("chart.series", "visits", "chart.series: 'visits' is not a group column other than"),
+        ("chart.series", "village", "chart.series: 'village' is not a group column other than"),
         ("source_topic", "case.changed", "source_topic: 'case.changed' has no report source"),
         ("aggregates", [], "aggregates: needs at least 1 entry"),
         ("filters[0].value", ["a"], "filters[0].value: must be a string, number, boolean"),

@@ -136,3 +136,67 @@ def test_the_chart_draws_negative_missing_and_no_values() -> None:
     assert heights[0] > 0 and heights[1] == 0 and heights[2] == pytest.approx(4 * heights[0], 0.05)
     tops = [float(b["y"] or "nan") for b in bars]
     assert tops[0] == pytest.approx(tops[2] + heights[2], abs=0.2), "negative bars hang from 0"
+
+
+SERIES_ROWS = [  # as report_query gives them: sorted by the group columns (village, week)
+    {"village": "north", "week": "2026-11-09", "visits": 3},
+    {"village": "north", "week": "2026-11-16", "visits": 5},
+    {"village": "south", "week": "2026-11-02", "visits": 1},
+    {"village": "south", "week": "2026-11-16", "visits": 2},
+    {"village": "<b>east</b>", "week": "2026-11-09", "visits": 4},
+]
+
+
+def test_a_series_chart_draws_a_line_per_series_over_the_ordered_x_values() -> None:
+    from trellis.reports._chart import render_chart
+
+    svg = render_chart(SERIES_ROWS, kind="line", x="week", y="visits", title="t", series="village")
+    parser = Elements()
+    parser.feed(svg)
+    lines = {a["data-series"]: a["points"] for t, a in parser.found if t == "polyline"}
+    assert set(lines) == {"north", "south", "<b>east</b>"}
+    assert "<b>" not in svg, "series names are escaped"
+    x_of = {}
+    for t, a in parser.found:
+        if t == "circle":
+            x_of.setdefault(a["data-x"], float(a["cx"] or "nan"))
+    # the x slots are the distinct weeks in order, whichever series gave them first
+    assert sorted(x_of, key=x_of.__getitem__) == ["2026-11-02", "2026-11-09", "2026-11-16"]
+    south = [tuple(map(float, p.split(","))) for p in lines["south"].split()]
+    assert [x for x, _ in south] == [x_of["2026-11-02"], x_of["2026-11-16"]]
+    points = sorted(
+        (a["data-series"], a["data-x"], a["data-y"]) for t, a in parser.found if t == "circle"
+    )
+    assert points == sorted((r["village"], r["week"], str(r["visits"])) for r in SERIES_ROWS)
+    legend = [a["data-series"] for t, a in parser.found if t == "g" and "data-series" in a]
+    assert legend == ["north", "south", "<b>east</b>"]
+
+
+def test_a_series_bar_chart_puts_the_series_side_by_side_in_each_slot() -> None:
+    from trellis.reports._chart import render_chart
+
+    parser = Elements()
+    parser.feed(
+        render_chart(SERIES_ROWS, kind="bar", x="week", y="visits", title="t", series="village")
+    )
+    bars = [a for t, a in parser.found if t == "rect" and a.get("class") == "bar"]
+    assert len(bars) == len(SERIES_ROWS)
+    in_slot = sorted(
+        (float(b["x"] or "nan"), b["data-series"]) for b in bars if b["data-x"] == "2026-11-16"
+    )
+    assert [name for _, name in in_slot] == ["north", "south"]  # legend order, left to right
+    assert in_slot[0][0] < in_slot[1][0]
+    colours = {b["data-series"]: b["fill"] for b in bars}
+    assert len(set(colours.values())) == 3
+
+
+def test_a_legend_with_more_series_than_fit_counts_the_rest() -> None:
+    from trellis.reports._chart import render_chart
+
+    rows = [{"v": f"village-{i:02d}", "w": "2026-11-02", "n": i} for i in range(20)]
+    svg = render_chart(rows, kind="bar", x="w", y="n", title="t", series="v")
+    parser = Elements()
+    parser.feed(svg)
+    shown = [a for t, a in parser.found if t == "g" and a.get("class") == "legend-item"]
+    assert 0 < len(shown) < 20
+    assert f"+{20 - len(shown)} more" in svg

@@ -57,12 +57,51 @@ def _number(value: Any) -> float | None:
     return None
 
 
+PALETTE = ("#2c6fbb", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#7f7f7f", "#000000")
+"""Series colours (Okabe-Ito, told apart with colour-blindness too); cycled past eight."""
+LEGEND_ROW = 18
+
+
+def _order(value: Any) -> tuple[bool, int, Any]:
+    """Sort key of x values: numbers by value, then text, missing values last."""
+    if value is None:
+        return (True, 0, "")
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return (False, 0, Decimal(str(value)))
+    return (False, 1, text(value))
+
+
 def render_chart(
-    rows: Sequence[dict[str, Any]], *, kind: str, x: str | None, y: str, title: str
+    rows: Sequence[dict[str, Any]],
+    *,
+    kind: str,
+    x: str | None,
+    y: str,
+    title: str,
+    series: str | None = None,
 ) -> SafeString:
-    """The SVG of ``rows`` as a bar or line chart of ``y`` against ``x``."""
+    """The SVG of ``rows`` as a bar or line chart of ``y`` against ``x``.
+
+    Without ``series`` each row has its own slot, in row order. With ``series`` (a group
+    column) the slots are the distinct ``x`` values in order, and each series value gets its
+    colour: a line through its points, or one bar per slot, side by side, with a legend.
+    """
     labels = [text(row.get(x)) if x else "all" for row in rows]
+    names = [text(row.get(series)) for row in rows] if series else [""] * len(rows)
     values = [_number(row.get(y)) for row in rows]
+    if series:
+        firsts: dict[str, Any] = {}
+        for label, row in zip(labels, rows, strict=True):
+            firsts.setdefault(label, row.get(x) if x else None)
+        categories = sorted(firsts, key=lambda label: _order(firsts[label]))
+        slot_of = {label: index for index, label in enumerate(categories)}
+        slots = [slot_of[label] for label in labels]
+    else:
+        categories = labels
+        slots = list(range(len(rows)))
+    series_names = list(dict.fromkeys(names))
+    colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series_names)}
+    rank = {name: i for i, name in enumerate(series_names)}
     present = [v for v in values if v is not None]
     low = min([0.0, *present])
     high = max([0.0, *present])
@@ -70,13 +109,14 @@ def render_chart(
         high = low + 1
     ticks = _ticks(low, high)
     low, high = min(low, ticks[0]), max(high, ticks[-1])
+    top = TOP + (LEGEND_ROW if series else 0)
     plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
+    plot_h = HEIGHT - top - BOTTOM
 
     def y_at(value: float) -> float:
-        return TOP + plot_h * (high - value) / (high - low)
+        return top + plot_h * (high - value) / (high - low)
 
-    slot = plot_w / max(len(rows), 1)
+    slot = plot_w / max(len(categories), 1)
     parts: list[str] = [
         format_html(
             '<svg id="report-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" '
@@ -92,6 +132,8 @@ def render_chart(
             title,
         ),
     ]
+    if series:
+        parts.append(_legend(series_names, colour))
     for tick in ticks:
         ty = y_at(tick)
         parts.append(
@@ -118,54 +160,60 @@ def render_chart(
         )
     )
     if kind == "line":
-        points = [
-            f"{LEFT + slot * (i + 0.5):.1f},{y_at(v):.1f}"
-            for i, v in enumerate(values)
-            if v is not None
-        ]
-        parts.append(
-            format_html(
-                '<polyline class="line" fill="none" stroke="#2c6fbb" stroke-width="2" '
-                'points="{}"/>',
-                " ".join(points),
+        for name in series_names:
+            points = sorted(
+                (slots[i], v) for i, v in enumerate(values) if v is not None and names[i] == name
             )
-        )
-    for index, (label, value, row) in enumerate(zip(labels, values, rows, strict=True)):
+            parts.append(
+                format_html(
+                    '<polyline class="line" fill="none" stroke="{}" stroke-width="2" '
+                    'data-series="{}" points="{}"/>',
+                    colour[name],
+                    name,
+                    " ".join(f"{LEFT + slot * (i + 0.5):.1f},{y_at(v):.1f}" for i, v in points),
+                )
+            )
+    width = slot * 0.8 / max(len(series_names), 1)
+    for label, name, value, row, index in zip(labels, names, values, rows, slots, strict=True):
         centre = LEFT + slot * (index + 0.5)
         data_y = text(row.get(y))
-        tip = f"{label}: {data_y or 'no value'}"
+        tip = f"{label}{' · ' + name if series else ''}: {data_y or 'no value'}"
         if kind == "line":
             if value is None:
                 continue
-            cy = y_at(value)
             parts.append(
                 format_html(
-                    '<circle class="point" cx="{}" cy="{}" r="4" fill="#2c6fbb" '
-                    'data-x="{}" data-y="{}"><title>{}</title></circle>',
+                    '<circle class="point" cx="{}" cy="{}" r="4" fill="{}" '
+                    'data-x="{}" data-y="{}"{}><title>{}</title></circle>',
                     _n(centre),
-                    _n(cy),
+                    _n(y_at(value)),
+                    colour[name],
                     label,
                     data_y,
+                    format_html(' data-series="{}"', name) if series else "",
                     tip,
                 )
             )
         else:
-            top = y_at(max(value or 0.0, 0.0))
-            height = abs(y_at(value or 0.0) - zero)
+            left = centre - slot * 0.4 + width * rank[name]
             parts.append(
                 format_html(
                     '<rect class="bar" x="{}" y="{}" width="{}" height="{}" '
-                    'fill="#2c6fbb" data-x="{}" data-y="{}"><title>{}</title></rect>',
-                    _n(centre - slot * 0.4),
-                    _n(top),
-                    _n(slot * 0.8),
-                    _n(height),
+                    'fill="{}" data-x="{}" data-y="{}"{}><title>{}</title></rect>',
+                    _n(left),
+                    _n(y_at(max(value or 0.0, 0.0))),
+                    _n(width),
+                    _n(abs(y_at(value or 0.0) - zero)),
+                    colour[name],
                     label,
                     data_y,
+                    format_html(' data-series="{}"', name) if series else "",
                     tip,
                 )
             )
-        if len(rows) <= 40:
+    if len(categories) <= 40:
+        for index, label in enumerate(categories):
+            centre = LEFT + slot * (index + 0.5)
             parts.append(
                 format_html(
                     '<text class="x-label" x="{}" y="{}" text-anchor="end" font-size="11" '
@@ -190,10 +238,43 @@ def render_chart(
         format_html(
             '<text class="axis-label y-axis-label" x="14" y="{}" text-anchor="middle" '
             'font-size="12" transform="rotate(-90 14 {})">{}</text>',
-            _n(TOP + plot_h / 2),
-            _n(TOP + plot_h / 2),
+            _n(top + plot_h / 2),
+            _n(top + plot_h / 2),
             y,
         )
     )
     parts.append("</svg>")
     return mark_safe("".join(str(p) for p in parts))  # noqa: S308 - every part is format_html
+
+
+def _legend(names: Sequence[str], colour: dict[str, str]) -> str:
+    """One row of coloured squares and series names under the title (``g.legend``); series
+    that do not fit are counted in a last "+N more" item (the table lists them all)."""
+    width = WIDTH - LEFT - RIGHT
+    step = min(max(width / max(len(names), 1), 80.0), 140.0)
+    fits = int(width // step)
+    shown = list(names) if len(names) <= fits else list(names[: fits - 1])
+    items = [
+        format_html(
+            '<g class="legend-item" data-series="{}"><rect x="{}" y="{}" width="10" height="10" '
+            'fill="{}"/><text x="{}" y="{}" font-size="11">{}</text></g>',
+            name,
+            _n(LEFT + step * i),
+            TOP - 8,
+            colour[name],
+            _n(LEFT + step * i + 14),
+            TOP + 1,
+            (name or "(none)")[: int(step // 7)],
+        )
+        for i, name in enumerate(shown)
+    ]
+    if len(shown) < len(names):
+        items.append(
+            format_html(
+                '<text class="legend-more" x="{}" y="{}" font-size="11">+{} more</text>',
+                _n(LEFT + step * len(shown)),
+                TOP + 1,
+                len(names) - len(shown),
+            )
+        )
+    return '<g class="legend">' + "".join(str(item) for item in items) + "</g>"

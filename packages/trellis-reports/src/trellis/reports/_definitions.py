@@ -216,7 +216,7 @@ def _chart(
     default_y = aggregates[0].alias if aggregates else ""
     if raw is None or raw == {}:
         return Chart("bar", default_x, default_y)
-    if not check.keys(raw, "chart", ("type",), ("type", "x", "y")):
+    if not check.keys(raw, "chart", ("type",), ("type", "x", "y", "series")):
         return None
     raw = cast(Mapping[str, Any], raw)
     kind = raw.get("type")
@@ -237,13 +237,22 @@ def _chart(
             f"{y!r:.80} is not an aggregate column; aggregate columns: "
             f"{', '.join(aggregate_aliases) or 'none'}",
         )
+    series = raw.get("series")
+    bad_series = series is not None and (series not in group_aliases or series == x)
+    if bad_series:
+        check.add(
+            "chart.series",
+            f"{series!r:.80} is not a group column other than chart.x; group columns: "
+            f"{', '.join(group_aliases) or 'none'}",
+        )
     if (
         kind not in CHART_TYPES
         or (x is not None and x not in group_aliases)
         or y not in aggregate_aliases
+        or bad_series
     ):
         return None
-    return Chart(cast(ChartType, kind), x, y)
+    return Chart(cast(ChartType, kind), x, y, series)
 
 
 def validate_definition(
@@ -318,7 +327,12 @@ def definition_data(definition: Definition) -> dict[str, Any]:
             {"fn": a.fn, **({"field": a.field} if a.field else {}), "as": a.alias}
             for a in definition.aggregates
         ],
-        "chart": {"type": definition.chart.type, "x": definition.chart.x, "y": definition.chart.y},
+        "chart": {
+            "type": definition.chart.type,
+            "x": definition.chart.x,
+            "y": definition.chart.y,
+            **({"series": definition.chart.series} if definition.chart.series else {}),
+        },
     }
 
 

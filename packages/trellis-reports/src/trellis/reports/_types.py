@@ -73,11 +73,13 @@ class Aggregate:
 @dataclass(frozen=True)
 class Chart:
     """How the report page draws the rows: ``type`` with ``x`` a group alias and ``y`` an
-    aggregate alias."""
+    aggregate alias; ``series``, another group alias, draws one line (or bar per x) for each
+    of its values, with a legend."""
 
     type: ChartType
     x: str | None
     y: str
+    series: str | None = None
 
 
 @dataclass(frozen=True)

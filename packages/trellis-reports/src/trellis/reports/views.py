@@ -204,7 +204,12 @@ def report_page(request: HttpRequest, domain: str, slug: str) -> HttpResponse:
     chart = found.chart or {}
     y = chart.get("y") or next(c.name for c in found.columns if c.kind == "aggregate")
     svg = render_chart(
-        found.rows, kind=chart.get("type", "bar"), x=chart.get("x"), y=y, title=found.title
+        found.rows,
+        kind=chart.get("type", "bar"),
+        x=chart.get("x"),
+        y=y,
+        title=found.title,
+        series=chart.get("series"),
     )
     table = [[text(row.get(c.name)) for c in found.columns] for row in found.rows]
     context = {
