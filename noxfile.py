@@ -145,7 +145,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def serve(session: nox.Session) -> None:
-    """Start hq on the embedded profile at http://127.0.0.1:8000 (-- --soa: blobs as a service)."""
+    """Start hq and its demo, embedded profile, on 127.0.0.1:8000 (-- --soa: blobs as a service)."""
     _install_everything(session)
     args = list(session.posargs)
     soa = "--soa" in args
@@ -156,6 +156,7 @@ def serve(session: nox.Session) -> None:
         env.update(_start_blobs_service(session, Path(data_dir) / "blobs-service"))
     session.run("python", "-m", "hq", "migrate", "--no-input", env=env)
     session.run("python", "-m", "hq", "trellis_demo_admin", env=env)
+    session.run("python", "-m", "hq", "hq_demo", env=env)  # once: a domain, a form, a report
     address = args[0] if args else "127.0.0.1:8000"
     session.log(
         f"dashboard: http://{address}/ (log in as the demo admin above)  "
@@ -181,9 +182,11 @@ def serve_scaled(session: nox.Session) -> None:
         "TRELLIS_TASKS_BROKER_URL": os.environ.get("TRELLIS_TASKS_BROKER_URL", redis),
         "TRELLIS_EVENTS_PROVIDER": "redis-streams",
         "TRELLIS_EVENTS_REDIS_URL": os.environ.get("TRELLIS_EVENTS_REDIS_URL", redis),
+        "TRELLIS_CACHE_URL": os.environ.get("TRELLIS_CACHE_URL", redis),
     }
     session.run("python", "-m", "hq", "migrate", "--no-input", env=env)
     session.run("python", "-m", "hq", "trellis_demo_admin", env=env)
+    session.run("python", "-m", "hq", "hq_demo", env=env)  # the consumer fills the report
     session.log(f"dashboard: http://{os.environ.get('TRELLIS_BIND', '127.0.0.1:8000')}/")
     procfile = str(ROOT / "services" / "hq" / "Procfile")
     session.run("honcho", "start", "-f", procfile, "-d", data_dir, env=env)

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "hq",  # its management commands: hq_demo
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
