@@ -11,6 +11,7 @@ processor and the task queue.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -237,8 +238,42 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(url: str, path: str) -> tuple[int, str]:
-    request = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {TOKEN}"})
+DEMO_COUNT = 60
+DEMO_TODAY = "2026-11-30"
+API_KEY = """
+from django.contrib.auth import get_user_model
+from trellis import forms
+user = get_user_model().objects.create_superuser("scaled-admin", password=None)
+print(forms.api_key_create(user=user, name="test_scaled"))
+"""
+
+
+def _demo_weeks() -> dict[str, int]:
+    """Visits per week of the demo's generated submissions, computed here."""
+    from datetime import date, timedelta
+
+    from hq import demo
+
+    weeks: dict[str, int] = {}
+    for visit in demo.submissions(DEMO_COUNT, today=date.fromisoformat(DEMO_TODAY)):
+        day = date.fromisoformat(visit["data"]["visit_date"])
+        monday = (day - timedelta(days=day.weekday())).isoformat()
+        weeks[monday] = weeks.get(monday, 0) + 1
+    return weeks
+
+
+def _visits_by_week(rows: list[dict[str, object]]) -> dict[str, int]:
+    weeks: dict[str, int] = {}
+    for row in rows:
+        week, visits = str(row["week"]), row["visits"]
+        assert isinstance(visits, int)
+        weeks[week] = weeks.get(week, 0) + visits
+    return weeks
+
+
+def _get(url: str, path: str, *, authorization: str | None = None) -> tuple[int, str]:
+    headers = {"Authorization": authorization or f"Bearer {TOKEN}"}
+    request = urllib.request.Request(url + path, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read().decode()
@@ -264,6 +299,7 @@ def test_scaled_profile_runs_the_procfile_on_postgres_redis_and_celery(
         TRELLIS_WEB_WORKERS="1",
         TRELLIS_WORKER_CONCURRENCY="1",
         TRELLIS_HEALTH_INTERVAL="0.1",
+        TRELLIS_CACHE_URL=redis_db,
     )
     _hq(env, "migrate", "--no-input")
     processes: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
@@ -313,6 +349,20 @@ def test_scaled_profile_runs_the_procfile_on_postgres_redis_and_celery(
         status, body = _get(url, "/health")
         assert status in (200, 503), body
         assert '"tasks.heartbeat"' in body and '"events.processors"' in body
+
+        # The demo on the scaled profile: its report fills in the consumer, not in hq_demo.
+        _hq(env, "hq_demo", "--submissions", str(DEMO_COUNT), "--today", DEMO_TODAY)
+        key = _hq(env, "shell", "-c", API_KEY).strip().splitlines()[-1]
+        expected = _demo_weeks()
+        report = "/a/demo/api/reports/visits_per_village_week/?limit=1000"
+
+        def report_complete() -> bool:
+            status, body = _get(url, report, authorization=f"ApiKey scaled-admin:{key}")
+            assert status == 200, body
+            return _visits_by_week(json.loads(body)["rows"]) == expected
+
+        _wait_for("the consumer to fill the demo report", report_complete, processes)
+        assert "reports" in _get(url, "/")[1], "the dashboard lists the report"
     finally:
         for process, _ in processes.values():
             stop_process(process, timeout=15)
