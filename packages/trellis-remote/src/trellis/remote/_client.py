@@ -445,8 +445,11 @@ class RemoteClient:
                     if "end" in item:
                         if item["end"] != count:
                             break
-                        finished = True
                         service.breaker.succeeded(False)
+                        # The end line can come before the chunked body's terminator: read to
+                        # the very end before the connection goes back to the pool, or the
+                        # next call on it reads the terminator as its status line.
+                        finished = not buffer.strip() and _rest_is_empty(chunks)
                         return
                     if "error" in item:
                         raise self._line_error(item["error"], service, rid, shape)
@@ -547,6 +550,14 @@ class RemoteStream(io.RawIOBase):
             else:
                 self._response.close()
         super().close()
+
+
+def _rest_is_empty(chunks: Iterator[bytes]) -> bool:
+    """Read what is left of an answer; ``True`` when it ended cleanly with nothing more."""
+    try:
+        return not any(chunk.strip() for chunk in chunks)
+    except (HTTPError, OSError):
+        return False
 
 
 def _read_limited(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
