@@ -44,13 +44,19 @@ class Command(BaseCommand):
             return
         from hq import demo
 
+        tty = self.stdout.isatty()
+
         def progress(done: int, total: int) -> None:
-            self.stdout.write(f"\rdemo submissions: {done}/{total}", ending="")
-            self.stdout.flush()
+            if tty:  # one line, rewritten in place
+                self.stdout.write(f"\rdemo submissions: {done}/{total}", ending="")
+                self.stdout.flush()
+            elif done == total or done % 1000 < 250:  # a log: a line now and then
+                self.stdout.write(f"demo submissions: {done}/{total}")
 
         seeded = demo.seed(count=submissions, today=today, progress=progress)
         if seeded.created:
-            self.stdout.write("")
+            if tty:
+                self.stdout.write("")
             self.stdout.write(
                 f"demo seeded: domain {demo.DOMAIN!r}, {seeded.submissions} submissions; "
                 f"report at {seeded.report_path}"
