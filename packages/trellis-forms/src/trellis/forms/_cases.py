@@ -56,6 +56,10 @@ def _case_id(rule: CaseRule, data: Any) -> tuple[str | None, FieldError | None]:
     return str(raw), None
 
 
+def _by_id(case: Case) -> str:
+    return case.case_id
+
+
 def apply_rules(
     *,
     domain: Domain,
@@ -65,7 +69,8 @@ def apply_rules(
     now: datetime,
 ) -> list[CaseChange]:
     """Apply ``rules`` in order (a later rule sees an earlier one's change), lock the cases
-    touched (sorted, so two submissions never deadlock), and write cases and history.
+    touched and insert the new ones (both sorted, so two submissions never deadlock), and
+    write cases and history.
 
     :raises ValidationFailed: a rule cannot apply (``update``/``close`` of a missing case,
         ``create`` of an existing one, a case of another type, a missing or invalid case id);
@@ -152,9 +157,13 @@ def apply_rules(
         pending.append(_Pending(case, rule, action, changed, dict(case.properties), case.closed))
     if errors:
         raise ValidationFailed("the submission cannot be applied to its cases", errors)
+    # Each case is written once, in case id order: new cases are inserted in the same order
+    # by every submission, so two creating the same cases never wait for each other in a
+    # cycle (the loser of an insert race retries, see submit).
+    for case in sorted({c.case.case_id: c.case for c in pending}.values(), key=_by_id):
+        case.save()
     written: list[CaseChange] = []
     for item in pending:
-        item.case.save()
         written.append(
             CaseChange.objects.create(
                 change_id=uuid.uuid4().hex,

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 
 from ._errors import FieldError, InvalidDefinition
-from ._ids import NAME, PROPERTY
+from ._ids import NAME, PROPERTY, is_valid
 from ._pointers import MISSING, format_path, parse, resolve, schema_defines
 
 MAX_ERRORS = 100
 """At most this many errors are reported for one submission or definition."""
 ACTIONS = ("upsert", "create", "update", "close")
+MAX_TITLE = 200
+"""The longest form title (its column)."""
+MAX_DEPTH = 64
+"""The deepest nesting of a schema or the case rules."""
+_REGEX = FormatChecker(formats=["regex"])
+"""The metaschema marks ``pattern`` and ``patternProperties`` names ``format: regex``: checking
+that format refuses a pattern Python's ``re`` (which validates submissions) cannot compile."""
 
 RULES_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -101,23 +109,88 @@ def _ref_errors(schema: Any) -> list[FieldError]:
     return found
 
 
-def validate_definition(*, schema: Any, case_rules: Any) -> list[CaseRule]:
-    """Check a definition: ``schema`` against the Draft 2020-12 metaschema (local ``$ref`` only),
-    ``case_rules`` against their format and their pointers against ``schema``.
+def _unstorable(node: Any, path: list[object]) -> Iterator[FieldError]:
+    """Values no database column stores (NUL characters, lone surrogates, NaN and infinities)
+    and nesting deeper than :data:`MAX_DEPTH` (validating it would exhaust Python's stack)."""
+    if isinstance(node, Mapping | list | tuple) and len(path) >= MAX_DEPTH:
+        yield FieldError(format_path(path), "depth", f"nested deeper than {MAX_DEPTH} levels")
+    elif isinstance(node, str):
+        if "\x00" in node:
+            yield FieldError(format_path(path), "value", "contains a NUL character (\\u0000)")
+        else:
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                yield FieldError(format_path(path), "value", "contains a lone surrogate")
+    elif isinstance(node, float) and not math.isfinite(node):
+        yield FieldError(format_path(path), "value", f"{node} is not a JSON number")
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            for error in _unstorable(key, path):
+                yield FieldError(error.field, error.rule, f"a key {error.message}")
+            yield from _unstorable(value, [*path, key])
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            yield from _unstorable(value, [*path, index])
+
+
+def _identifier_errors(case_rules: Any, reported: set[str]) -> list[FieldError]:
+    """Case types and property names checked with ``re.fullmatch``: the rules schema's
+    ``^...$`` patterns let a trailing newline through."""
+    found = []
+    for index, rule in enumerate(case_rules if isinstance(case_rules, list) else []):
+        if not isinstance(rule, Mapping):
+            continue
+        base = f"/case_rules/{index}"
+        kind = rule.get("case_type")
+        if isinstance(kind, str) and not is_valid("case_type", kind):
+            found.append(FieldError(f"{base}/case_type", "pattern", f"{kind!r:.80} is invalid"))
+        names = rule.get("properties")
+        for name in names if isinstance(names, Mapping) else {}:
+            if isinstance(name, str) and not is_valid("property", name):
+                found.append(
+                    FieldError(
+                        f"{base}/properties", "pattern", f"property name {name!r:.80} is invalid"
+                    )
+                )
+    return [e for e in found if e.field not in reported]
+
+
+def validate_definition(*, schema: Any, case_rules: Any, title: Any = "") -> list[CaseRule]:
+    """Check a definition: ``schema`` against the Draft 2020-12 metaschema (local ``$ref`` only,
+    patterns that compile), ``case_rules`` against their format and their pointers against
+    ``schema``; nothing a database cannot store (NUL, lone surrogates, NaN), a title of at most
+    200 characters.
 
     :return: the parsed case rules.
     :raises InvalidDefinition: listing every problem with its path (``/schema/properties/age/
         minimum``, ``/case_rules/0/properties/village``).
     """
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-    errors = schema_errors(meta, schema, "/schema")
+    errors = [
+        FieldError(where + e.field, e.rule, e.message)
+        for where, value in (("/schema", schema), ("/case_rules", case_rules), ("/title", title))
+        for e in _unstorable(value, [])
+    ]
+    if any(e.rule == "depth" for e in errors):  # the checks below would recurse that deep
+        raise InvalidDefinition("the form definition is invalid", errors[:MAX_ERRORS])
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=_REGEX)
+    errors += schema_errors(meta, schema, "/schema")
     if not isinstance(schema, Mapping):
         errors.append(FieldError("/schema", "type", "the schema must be a JSON object"))
-    if not errors:
+    elif not any(e.field.startswith("/schema") for e in errors):
         errors += _ref_errors(schema)
-    errors += schema_errors(Draft202012Validator(RULES_SCHEMA), case_rules, "/case_rules")
+    rule_errors = schema_errors(Draft202012Validator(RULES_SCHEMA), case_rules, "/case_rules")
+    errors += rule_errors
+    errors += _identifier_errors(case_rules, {e.field for e in rule_errors})
+    if not isinstance(title, str):
+        errors.append(FieldError("/title", "type", "the title must be a string"))
+    elif len(title) > MAX_TITLE:
+        errors.append(
+            FieldError("/title", "maxLength", f"the title is over {MAX_TITLE} characters")
+        )
     if errors:
-        raise InvalidDefinition("the form definition is invalid", errors)
+        errors.sort(key=lambda e: (e.field, e.rule, e.message))
+        raise InvalidDefinition("the form definition is invalid", errors[:MAX_ERRORS])
     rules = [_parse_rule(index, rule) for index, rule in enumerate(case_rules)]
     for rule in rules:
         errors += _pointer_errors(schema, rule)

@@ -83,6 +83,13 @@ class TooLarge(FormsError):
     code = "too_large"
 
 
+class LengthRequired(FormsError):
+    """A body without ``Content-Length`` (chunked): WSGI gives Django none of it to read."""
+
+    status = 411
+    code = "length_required"
+
+
 class UnsupportedMediaType(FormsError):
     """The receiver reads ``application/json`` and ``multipart/form-data`` only."""
 

@@ -13,12 +13,14 @@ from ._ids import ATTACHMENT, DOMAIN, NAME, RECORD_ID
 _REF = "#/components/schemas/"
 _NO_NUL = {"pattern": "^[^\\u0000]*$"}
 ERROR_CODES = {
-    "400": "Malformed request: bad JSON, a broken multipart body, a bad query parameter",
+    "400": "Malformed request: an empty body, bad JSON, a broken or cut-short multipart body, "
+    "a bad query parameter",
     "401": "No or invalid credentials (WWW-Authenticate: ApiKey)",
     "403": "Not a member of the domain, or a session write without its CSRF token",
     "404": "Unknown domain, form, form version or case",
     "405": "Method not allowed (see Allow)",
     "409": "The submission id was used for a different submission",
+    "411": "No Content-Length (a chunked body is not read)",
     "413": "Body, attachment or number of attachments over the limit",
     "415": "Neither application/json nor multipart/form-data",
     "422": "Invalid submission: every broken rule in errors",
@@ -289,7 +291,9 @@ def document() -> dict[str, Any]:
                         "200": _json(
                             _ref("FormsSubmissionResult"), "An identical resend: the first answer"
                         ),
-                        **_errors("400", "401", "403", "404", "405", "409", "413", "415", "422"),
+                        **_errors(
+                            "400", "401", "403", "404", "405", "409", "411", "413", "415", "422"
+                        ),
                     },
                 }
             },

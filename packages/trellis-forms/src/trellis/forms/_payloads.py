@@ -14,6 +14,19 @@ if TYPE_CHECKING:
     from .models import CaseChange, Submission
 
 
+CASE_KEYS = ("case_id", "case_type", "action")
+ATTACHMENT_KEYS = ("name", "key", "content_type", "length", "sha256")
+
+
+def _ordered(items: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Stored objects with their keys in the documented order (PostgreSQL's jsonb sorts them),
+    so that a resend's answer is byte for byte the first one."""
+    return [
+        {**{k: item[k] for k in keys if k in item}, **{k: item[k] for k in item if k not in keys}}
+        for item in items
+    ]
+
+
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds and ``Z``: ``2026-12-07T02:36:27.000123Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -29,8 +42,8 @@ def submission_payload(submission: Submission) -> dict[str, Any]:
         "received_at": iso(submission.received_at),
         "user": submission.username or None,
         "data": submission.data,
-        "attachments": [dict(a) for a in submission.attachments],
-        "cases": [dict(c) for c in submission.cases],
+        "attachments": _ordered(submission.attachments, ATTACHMENT_KEYS),
+        "cases": _ordered(submission.cases, CASE_KEYS),
     }
 
 
@@ -41,8 +54,8 @@ def submission_result(submission: Submission) -> dict[str, Any]:
         "form": submission.form_name,
         "form_version": submission.form_version,
         "received_at": iso(submission.received_at),
-        "cases": [dict(c) for c in submission.cases],
-        "attachments": [dict(a) for a in submission.attachments],
+        "cases": _ordered(submission.cases, CASE_KEYS),
+        "attachments": _ordered(submission.attachments, ATTACHMENT_KEYS),
     }
 
 

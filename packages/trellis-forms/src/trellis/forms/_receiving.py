@@ -57,6 +57,8 @@ ATTEMPTS = 3
 """Tries of the write transaction when a concurrent submission created a case it creates."""
 _CONTENT_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+( *;[ -~]*)?")
 _CHUNK = 1 << 20
+MAX_CONTENT_TYPE = 255
+"""The longest attachment content type trellis-blobs stores."""
 
 
 @dataclass(frozen=True)
@@ -120,13 +122,21 @@ def _check_json(value: Any, path: list[str], depth: int) -> None:
         _check_text(value, where)
     elif isinstance(value, dict):
         for key, item in value.items():
+            if not isinstance(key, str):
+                raise MalformedRequest(
+                    f"{where} has a key that is not a string: {key!r:.40}", field=where
+                )
             _check_text(key, where)
             _check_json(item, [*path, key], depth + 1)
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             _check_json(item, [*path, str(index)], depth + 1)
     elif isinstance(value, float) and not math.isfinite(value):
         raise MalformedRequest(f"{where} is not a finite number", field=where)
+    elif value is not None and not isinstance(value, int | float):
+        raise MalformedRequest(
+            f"{where} is not a JSON value (a {type(value).__name__})", field=where
+        )
 
 
 def _check_text(text: str, where: str) -> None:
@@ -173,6 +183,15 @@ def _prepare(attachments: Sequence[Attachment]) -> list[_Prepared]:
                     "'image/jpeg'",
                 )
             )
+        elif len(item.content_type) > MAX_CONTENT_TYPE:
+            errors.append(
+                FieldError(
+                    where,
+                    "content_type",
+                    f"content type {item.content_type!r:.60}... is over {MAX_CONTENT_TYPE} "
+                    "characters",
+                )
+            )
     if errors:
         raise ValidationFailed("the attachments are invalid", errors)
     prepared = []
@@ -214,6 +233,25 @@ def fingerprint(
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+MAX_VERSION = 2**31 - 1
+"""The highest form version (a 32-bit integer column)."""
+
+
+def version_errors(version: Any) -> list[FieldError]:
+    """What is wrong with a form version: not an integer, below 1, above :data:`MAX_VERSION`."""
+    if not isinstance(version, int) or isinstance(version, bool):
+        return [FieldError("/version", "type", f"version must be an integer; got {version!r:.40}")]
+    if version < 1:
+        return [FieldError("/version", "minimum", f"version must be >= 1; got {version}")]
+    if version > MAX_VERSION:
+        return [
+            FieldError(
+                "/version", "maximum", f"version must be <= {MAX_VERSION}; got {str(version)[:40]}"
+            )
+        ]
+    return []
+
+
 def _envelope_errors(form: Any, submission_id: Any, version: Any, data: Any) -> list[FieldError]:
     errors = []
     if not is_valid("form", form):
@@ -234,12 +272,8 @@ def _envelope_errors(form: Any, submission_id: Any, version: Any, data: Any) -> 
                 "99 of A-Z, a-z, 0-9 and '._:-' (a uuid is a good id)",
             )
         )
-    if version is not None and (
-        not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31
-    ):
-        errors.append(
-            FieldError("/version", "minimum", f"version must be an integer >= 1; got {version!r}")
-        )
+    if version is not None:
+        errors += version_errors(version)
     if not isinstance(data, dict):
         errors.append(
             FieldError("/data", "type", f"data must be a JSON object; got {type(data).__name__}")
@@ -329,6 +363,7 @@ def submit(
     errors = _envelope_errors(form, submission_id, version, data)
     if errors:
         raise ValidationFailed("the submission is invalid", errors)
+    _check_json(data, [], 0)  # before anything serializes it (the fingerprint, the database)
     prepared = _prepare(attachments)
     if not is_valid("domain", domain):
         raise DomainNotFound(f"no domain {domain!r:.80}", field="domain")
@@ -344,7 +379,6 @@ def submit(
     if previous is not None:
         return previous
     definition = _definition(found, form, version)
-    _check_json(data, [], 0)
     errors = validate_data(definition.schema, data)
     if errors:
         raise ValidationFailed(

@@ -13,9 +13,9 @@ from django.db import transaction
 
 from ._auth import authorization, digest, new_secret
 from ._definitions import validate_definition
-from ._errors import DomainNotFound, FieldError, FormsError, InvalidDefinition
+from ._errors import DomainNotFound, FormsError, InvalidDefinition
 from ._ids import check
-from ._receiving import submit
+from ._receiving import submit, version_errors
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -145,18 +145,14 @@ def form_define(
     from .models import FormDefinition
 
     check("form", name)
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
-        raise InvalidDefinition(
-            "the form definition is invalid",
-            [
-                FieldError(
-                    "/version", "minimum", f"version must be an integer >= 1; got {version!r}"
-                )
-            ],
-        )
+    wrong = version_errors(version)
+    if wrong:
+        raise InvalidDefinition("the form definition is invalid", wrong)
     schema = dict(schema) if isinstance(schema, Mapping) else schema
-    rules = [dict(r) if isinstance(r, Mapping) else r for r in case_rules]
-    validate_definition(schema=schema, case_rules=rules)
+    rules: Any = case_rules
+    if isinstance(case_rules, list | tuple):  # anything else is refused as not a list
+        rules = [dict(r) if isinstance(r, Mapping) else r for r in case_rules]
+    validate_definition(schema=schema, case_rules=rules, title=title)
     with transaction.atomic():
         owner = _domain(domain)
         existing = FormDefinition.objects.filter(domain=owner, name=name, version=version).first()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -15,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from trellis.core.django import json_error
 
 from ._errors import FormsError
-from ._http import case_query, check_length, error_response, read_submission
+from ._http import case_query, check_length, error_response, load_multipart, read_submission
 from ._receiving import check_member, submit
 from .selectors import case_as_dict, case_get, case_list, domain_get, form_as_dict, form_list
 
@@ -44,6 +45,8 @@ def _refuse(request: HttpRequest, allowed: tuple[str, ...], domain: str) -> Http
     if request.method == "POST":
         try:
             check_length(request)  # before the CSRF check below may read the body
+            if _csrf_enforced(request) and request.content_type == "multipart/form-data":
+                load_multipart(request)  # the CSRF check reads the form fields: read them once
         except FormsError as exc:
             return error_response(request, exc)
     # Session (cookie) authentication: a browser sends the cookie by itself, so a write needs
@@ -68,13 +71,20 @@ def _unused(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never c
     raise AssertionError("the CSRF check calls no view")
 
 
+def _csrf_enforced(request: HttpRequest) -> bool:
+    """Whether a session user's CSRF token is checked (not for an API key's request)."""
+    return not getattr(request, "_dont_enforce_csrf_checks", False)
+
+
 def _csrf_refused(request: HttpRequest) -> bool:
-    if request.method in ("GET", "HEAD") or getattr(request, "_dont_enforce_csrf_checks", False):
+    if request.method in ("GET", "HEAD") or not _csrf_enforced(request):
         return False
     check = CsrfViewMiddleware(_unused)
     return check.process_view(request, _unused, (), {}) is not None
 
 
+# Never inside ATOMIC_REQUESTS' transaction: submit commits (or discards) everything itself.
+@transaction.non_atomic_requests
 @csrf_exempt  # CSRF is enforced in _refuse for session users, after the 401 for anonymous ones
 def receiver(request: HttpRequest, domain: str) -> HttpResponse:
     """``POST /a/<domain>/receiver/``: store one submission (201, or 200 for a resend)."""
