@@ -71,6 +71,25 @@ def _order(value: Any) -> tuple[bool, int, Any]:
     return (False, 1, text(value))
 
 
+def _key(value: Any) -> str:
+    """Identity of a group value in a chart: values that print alike (``null`` and ``""``,
+    ``1`` and ``"1"``, ``true`` and ``"true"``) stay apart."""
+    if value is None:
+        return "z"
+    if isinstance(value, bool):
+        return f"b:{value}"
+    if isinstance(value, int | float | Decimal):
+        return f"n:{text(value)}"
+    return f"s:{text(value)}"
+
+
+def _shown(value: Any) -> str:
+    """How a group value is labelled: its text; ``(none)`` when missing, ``""`` when empty."""
+    if value is None:
+        return "(none)"
+    return text(value) or '""'
+
+
 def render_chart(
     rows: Sequence[dict[str, Any]],
     *,
@@ -88,20 +107,28 @@ def render_chart(
     """
     labels = [text(row.get(x)) if x else "all" for row in rows]
     names = [text(row.get(series)) for row in rows] if series else [""] * len(rows)
+    # Series and x slots are told apart by value, not by their text (see _key).
+    keys = [_key(row.get(series)) for row in rows] if series else [""] * len(rows)
     values = [_number(row.get(y)) for row in rows]
     if series:
         firsts: dict[str, Any] = {}
-        for label, row in zip(labels, rows, strict=True):
-            firsts.setdefault(label, row.get(x) if x else None)
-        categories = sorted(firsts, key=lambda label: _order(firsts[label]))
-        slot_of = {label: index for index, label in enumerate(categories)}
-        slots = [slot_of[label] for label in labels]
+        for row in rows:
+            firsts.setdefault(_key(row.get(x)) if x else "", row.get(x) if x else None)
+        ordered = sorted(firsts, key=lambda key: _order(firsts[key]))
+        categories = [_shown(firsts[key]) if x else "all" for key in ordered]
+        slot_of = {key: index for index, key in enumerate(ordered)}
+        slots = [slot_of[_key(row.get(x)) if x else ""] for row in rows]
     else:
-        categories = labels
+        categories = [_shown(row.get(x)) if x else "all" for row in rows]
         slots = list(range(len(rows)))
-    series_names = list(dict.fromkeys(names))
-    colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series_names)}
-    rank = {name: i for i, name in enumerate(series_names)}
+    series_keys = list(dict.fromkeys(keys))
+    colour = {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(series_keys)}
+    rank = {key: i for i, key in enumerate(series_keys)}
+    series_names = [""] * len(series_keys)
+    series_labels = [""] * len(series_keys)
+    for key, name, row in zip(keys, names, rows, strict=True):
+        series_names[rank[key]] = name
+        series_labels[rank[key]] = _shown(row.get(series)) if series else ""
     present = [v for v in values if v is not None]
     low = min([0.0, *present])
     high = max([0.0, *present])
@@ -133,7 +160,7 @@ def render_chart(
         ),
     ]
     if series:
-        parts.append(_legend(series_names, colour))
+        parts.append(_legend(series_names, series_labels, [colour[k] for k in series_keys]))
     for tick in ticks:
         ty = y_at(tick)
         parts.append(
@@ -160,21 +187,23 @@ def render_chart(
         )
     )
     if kind == "line":
-        for name in series_names:
+        for key, name in zip(series_keys, series_names, strict=True):
             points = sorted(
-                (slots[i], v) for i, v in enumerate(values) if v is not None and names[i] == name
+                (slots[i], v) for i, v in enumerate(values) if v is not None and keys[i] == key
             )
             parts.append(
                 format_html(
                     '<polyline class="line" fill="none" stroke="{}" stroke-width="2" '
                     'data-series="{}" points="{}"/>',
-                    colour[name],
+                    colour[key],
                     name,
                     " ".join(f"{LEFT + slot * (i + 0.5):.1f},{y_at(v):.1f}" for i, v in points),
                 )
             )
     width = slot * 0.8 / max(len(series_names), 1)
-    for label, name, value, row, index in zip(labels, names, values, rows, slots, strict=True):
+    for label, name, key, value, row, index in zip(
+        labels, names, keys, values, rows, slots, strict=True
+    ):
         centre = LEFT + slot * (index + 0.5)
         data_y = text(row.get(y))
         tip = f"{label}{' · ' + name if series else ''}: {data_y or 'no value'}"
@@ -187,7 +216,7 @@ def render_chart(
                     'data-x="{}" data-y="{}"{}><title>{}</title></circle>',
                     _n(centre),
                     _n(y_at(value)),
-                    colour[name],
+                    colour[key],
                     label,
                     data_y,
                     format_html(' data-series="{}"', name) if series else "",
@@ -195,7 +224,7 @@ def render_chart(
                 )
             )
         else:
-            left = centre - slot * 0.4 + width * rank[name]
+            left = centre - slot * 0.4 + width * rank[key]
             parts.append(
                 format_html(
                     '<rect class="bar" x="{}" y="{}" width="{}" height="{}" '
@@ -204,7 +233,7 @@ def render_chart(
                     _n(y_at(max(value or 0.0, 0.0))),
                     _n(width),
                     _n(abs(y_at(value or 0.0) - zero)),
-                    colour[name],
+                    colour[key],
                     label,
                     data_y,
                     format_html(' data-series="{}"', name) if series else "",
@@ -247,8 +276,8 @@ def render_chart(
     return mark_safe("".join(str(p) for p in parts))  # noqa: S308 - every part is format_html
 
 
-def _legend(names: Sequence[str], colour: dict[str, str]) -> str:
-    """One row of coloured squares and series names under the title (``g.legend``); series
+def _legend(names: Sequence[str], labels: Sequence[str], colours: Sequence[str]) -> str:
+    """One row of coloured squares and series labels under the title (``g.legend``); series
     that do not fit are counted in a last "+N more" item (the table lists them all)."""
     width = WIDTH - LEFT - RIGHT
     step = min(max(width / max(len(names), 1), 80.0), 140.0)
@@ -261,10 +290,10 @@ def _legend(names: Sequence[str], colour: dict[str, str]) -> str:
             name,
             _n(LEFT + step * i),
             TOP - 8,
-            colour[name],
+            colours[i],
             _n(LEFT + step * i + 14),
             TOP + 1,
-            (name or "(none)")[: int(step // 7)],
+            labels[i][: int((step - 20) // 7)],
         )
         for i, name in enumerate(shown)
     ]

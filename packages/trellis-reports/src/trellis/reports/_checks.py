@@ -33,9 +33,9 @@ def check_sources(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     id="trellis_reports.W001",
                 )
             )
-    try:
-        _settings.cache_seconds()
-        _settings.lag_warning()
-    except ConfigurationError as exc:
-        found.append(Error(str(exc), id="trellis_reports.E003"))
+    for read in (_settings.cache_seconds, _settings.cache_alias, _settings.lag_warning):
+        try:
+            read()
+        except ConfigurationError as exc:
+            found.append(Error(str(exc), id="trellis_reports.E003"))
     return found

@@ -15,6 +15,7 @@ Errors read ``group_by[1].truncate: 'fortnight' is not one of day, week, month``
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, cast
@@ -131,6 +132,15 @@ def _scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+def _unstorable(value: object) -> str | None:
+    """Why a filter value cannot be stored as JSON (in PostgreSQL too), or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value!r} is not a JSON number; use a finite number"
+    if isinstance(value, str) and "\x00" in value:
+        return "must not contain NUL characters"
+    return None
+
+
 def _filter(check: _Checker, raw: object, path: str) -> Filter | None:
     if not check.keys(raw, path, ("field", "op"), ("field", "op", "value")):
         return None
@@ -160,12 +170,20 @@ def _filter(check: _Checker, raw: object, path: str) -> Filter | None:
             if not _scalar(item):
                 check.add(f"{path}.value[{index}]", "must be a string, number, boolean or null")
                 return None
+            fault = _unstorable(item)
+            if fault:
+                check.add(f"{path}.value[{index}]", fault)
+                return None
     elif op in ("lt", "lte", "gt", "gte"):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             check.add(f"{path}.value", f"must be a number or a string for op {op!r}")
             return None
     elif not _scalar(value):
         check.add(f"{path}.value", f"must be a string, number, boolean or null for op {op!r}")
+        return None
+    fault = _unstorable(value)
+    if fault:
+        check.add(f"{path}.value", fault)
         return None
     if field is None:
         return None

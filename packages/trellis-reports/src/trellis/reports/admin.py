@@ -75,6 +75,13 @@ class ReportAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 result = report_rebuild(domain=report.domain, slug=report.slug)
             except ReportsError as exc:
                 self.message_user(request, f"{report}: {exc}", messages.ERROR)
+            except Exception as exc:  # its source failed: the rebuild rolled back
+                self.message_user(
+                    request,
+                    f"{report}: not rebuilt, its numbers are unchanged: "
+                    f"{exc.__class__.__name__}: {exc}",
+                    messages.ERROR,
+                )
             else:
                 self.message_user(
                     request,

@@ -142,14 +142,17 @@ def report_query(
             raise InvalidQuery(
                 name, f"{name!r} is not a group column of this report; group columns: {names}"
             )
-        values = [str(v) for v in wanted]
+        # A plain string is one value, not its characters.
+        values = [wanted] if isinstance(wanted, str) else [str(v) for v in wanted]
         # Group text never holds NUL (PostgreSQL cannot even compare it): such a value matches
         # nothing.
         usable = [v for v in values if "\x00" not in v]
         rows = rows.filter(**{f"{GROUP_COLUMNS[position]}__in": usable})
         applied[name] = values
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
-        raise InvalidQuery("limit", f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        raise InvalidQuery(
+            "limit", f"limit must be a whole number from 1 to {MAX_LIMIT}, got {limit}"
+        )
     if offset < 0:
         raise InvalidQuery("offset", f"offset must be 0 or more, got {offset}")
     count = rows.count()
@@ -157,7 +160,11 @@ def report_query(
     page = ordered[offset : offset + limit] if limit is not None else ordered[offset:]
     found = []
     for values, state in page:
-        row: dict[str, Any] = {g.alias: values[i] for i, g in enumerate(groups)}
+        # A row written under a newer definition than ``report`` (changed since it was read)
+        # may have fewer group values: those are missing, not an error.
+        row: dict[str, Any] = {
+            g.alias: values[i] if i < len(values) else None for i, g in enumerate(groups)
+        }
         for a in aggregates:
             row[a.alias] = result(a.fn, state.get(a.alias))
         found.append(row)

@@ -52,11 +52,26 @@ class RebuildResult:
 
 
 def _title(title: object) -> str:
-    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+    if not isinstance(title, str) or not title.strip() or len(title) > 200 or "\x00" in title:
         raise DefinitionError(
-            [Problem("title", f"{title!r:.80} is not a title: 1 to 200 characters")]
+            [
+                Problem(
+                    "title",
+                    f"{title!r:.80} is not a title: 1 to 200 characters, no NUL characters",
+                )
+            ]
         )
     return title.strip()
+
+
+def _listed(value: Any) -> Any:
+    """``value`` as a list for validation; a string or mapping is left for it to refuse."""
+    if isinstance(value, str | bytes | Mapping):
+        return value
+    try:
+        return list(value)
+    except TypeError:
+        return value
 
 
 def report_define(
@@ -89,9 +104,9 @@ def report_define(
     title = _title(title)
     raw = {
         "source_topic": source_topic,
-        "filters": list(filters),
-        "group_by": list(group_by),
-        "aggregates": list(aggregates),
+        "filters": _listed(filters),
+        "group_by": _listed(group_by),
+        "aggregates": _listed(aggregates),
         "chart": dict(chart) if chart else None,
     }
     data = definition_data(validate_definition(raw))

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -36,6 +37,7 @@ from ._errors import InvalidQuery, UnknownReport
 from ._output import as_csv, as_json, text
 from .selectors import (
     DEFAULT_LIMIT,
+    MAX_LIMIT,
     report_can_view,
     report_columns,
     report_get,
@@ -113,9 +115,10 @@ def _integer(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name)
     if raw is None:
         return None
+    lowest, highest = (1, MAX_LIMIT) if name == "limit" else (0, 999_999_999)
     if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
         raise InvalidQuery(
-            name, f"{name} must be a whole number from 0 to 999999999, got {raw[:40]!r}"
+            name, f"{name} must be a whole number from {lowest} to {highest}, got {raw[:40]!r}"
         )
     return int(raw)
 
@@ -134,6 +137,36 @@ def _parameters(request: HttpRequest) -> tuple[str, int | None, int, dict[str, l
         if name not in {"format", "limit", "offset"}
     }
     return output, limit, offset, filters
+
+
+log = logging.getLogger("trellis.reports")
+
+
+def _answer_cache() -> tuple[BaseCache, int] | None:
+    """The cache answers are kept in and for how long, or ``None`` (caching off, or its
+    settings are broken: ``manage.py check`` names them as ``trellis_reports.E003``)."""
+    try:
+        seconds = _settings.cache_seconds()
+        return (caches[_settings.cache_alias()], seconds) if seconds else None
+    except Exception as exc:
+        log.warning("reports answer cache unusable, answering uncached: %r", exc)
+        return None
+
+
+def _cache_get(cache: BaseCache, key: str) -> Any:
+    """A cached answer, or ``None``; a failing cache (its server down) is a miss."""
+    try:
+        return cache.get(key)
+    except Exception as exc:
+        log.warning("reports answer cache failed to read, answering uncached: %r", exc)
+        return None
+
+
+def _cache_set(cache: BaseCache, key: str, value: Any, seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception as exc:
+        log.warning("reports answer cache failed to write: %r", exc)
 
 
 @csrf_exempt  # read-only: every other method is answered 405, never a CSRF page
@@ -157,8 +190,8 @@ def report_view(request: HttpRequest, domain: str, slug: str) -> HttpResponse:
     shape = [request.get_host(), output, limit, offset, query]
     digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()
     key = f"trellis.reports:{report.pk}:{report.version}:{digest}"
-    cache = caches[_settings.cache_alias()]
-    cached: Any = cache.get(key) if _settings.cache_seconds() else None
+    store = _answer_cache()
+    cached: Any = _cache_get(store[0], key) if store else None
     if cached is None:
         try:
             found = report_query(
@@ -177,8 +210,8 @@ def report_view(request: HttpRequest, domain: str, slug: str) -> HttpResponse:
                 next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
             body = json.dumps(as_json(found, next_url), ensure_ascii=False).encode("utf-8")
             cached = ("application/json", body)
-        if _settings.cache_seconds():
-            cache.set(key, cached, _settings.cache_seconds())
+        if store:
+            _cache_set(store[0], key, cached, store[1])
     content_type, body = cached
     response = HttpResponse(body, content_type=content_type)
     if output == "csv":
