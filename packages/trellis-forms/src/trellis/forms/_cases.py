@@ -93,6 +93,8 @@ def apply_rules(
         .filter(domain=domain, case_id__in=wanted)
         .order_by("case_id")
     }
+    for loaded in state.values():
+        loaded.domain = domain  # the same row: the case.changed payload reads no domain again
     pending: list[_Pending] = []
     for rule, case_id in ids:
         where = f"/data{rule.case_id}"

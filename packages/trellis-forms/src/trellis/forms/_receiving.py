@@ -355,6 +355,30 @@ def submit(
     :raises NotAMember: 403.
     :raises SubmissionConflict: 409, the id was used for a different submission.
     """
+    return receive(
+        domain=domain,
+        form=form,
+        submission_id=submission_id,
+        data=data,
+        version=version,
+        attachments=attachments,
+        user=user,
+    )
+
+
+def receive(
+    *,
+    domain: str | Domain,
+    form: str,
+    submission_id: str,
+    data: Any,
+    version: int | None = None,
+    attachments: Sequence[Attachment] = (),
+    user: AbstractBaseUser | AnonymousUser | None = None,
+) -> SubmissionResult:
+    """:func:`submit`, for a caller that already found the domain and checked that ``user``
+    is a member of it (the receiver view does before reading the body): given a
+    :class:`~trellis.forms.models.Domain`, neither is looked up again."""
     from .models import Domain
 
     sent: Any = version  # from JSON: may be anything
@@ -365,12 +389,16 @@ def submit(
         raise ValidationFailed("the submission is invalid", errors)
     _check_json(data, [], 0)  # before anything serializes it (the fingerprint, the database)
     prepared = _prepare(attachments)
-    if not is_valid("domain", domain):
-        raise DomainNotFound(f"no domain {domain!r:.80}", field="domain")
-    found = Domain.objects.filter(name=domain).first()
-    if found is None:
-        raise DomainNotFound(f"no domain {domain!r}", field="domain")
-    check_member(user, domain)
+    if isinstance(domain, Domain):
+        found = domain  # found, and the user checked, by the caller
+    else:
+        if not is_valid("domain", domain):
+            raise DomainNotFound(f"no domain {domain!r:.80}", field="domain")
+        lookup = Domain.objects.filter(name=domain).first()
+        if lookup is None:
+            raise DomainNotFound(f"no domain {domain!r}", field="domain")
+        found = lookup
+        check_member(user, domain)
     hashes = [[p.attachment.name, p.sha256] for p in prepared]
     fp = fingerprint(
         form=form, version=version, submission_id=submission_id, data=data, hashes=hashes

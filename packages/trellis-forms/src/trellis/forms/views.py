@@ -17,11 +17,13 @@ from trellis.core.django import json_error
 
 from ._errors import FormsError
 from ._http import case_query, check_length, error_response, load_multipart, read_submission
-from ._receiving import check_member, submit
+from ._receiving import check_member, receive
 from .selectors import case_as_dict, case_get, case_list, domain_get, form_as_dict, form_list
 
 
-def _refuse(request: HttpRequest, allowed: tuple[str, ...], domain: str) -> HttpResponse | None:
+def _refuse(
+    request: HttpRequest, allowed: tuple[str, ...], domain: str, *, check_domain: bool = True
+) -> HttpResponse | None:
     """405 for another method, 401 without a user, 404 for an unknown domain, 403 for a
     non-member; ``None`` when the request may go on."""
     if request.method not in allowed:
@@ -59,6 +61,8 @@ def _refuse(request: HttpRequest, allowed: tuple[str, ...], domain: str) -> Http
             "a session-authenticated write needs the CSRF token (X-CSRFToken header); "
             "scripts should use an API key instead",
         )
+    if not check_domain:
+        return None
     try:
         domain_get(domain)
         check_member(user, domain)
@@ -83,18 +87,20 @@ def _csrf_refused(request: HttpRequest) -> bool:
     return check.process_view(request, _unused, (), {}) is not None
 
 
-# Never inside ATOMIC_REQUESTS' transaction: submit commits (or discards) everything itself.
+# Never inside ATOMIC_REQUESTS' transaction: receive commits (or discards) everything itself.
 @transaction.non_atomic_requests
 @csrf_exempt  # CSRF is enforced in _refuse for session users, after the 401 for anonymous ones
 def receiver(request: HttpRequest, domain: str) -> HttpResponse:
     """``POST /a/<domain>/receiver/``: store one submission (201, or 200 for a resend)."""
-    refused = _refuse(request, ("POST",), domain)
+    refused = _refuse(request, ("POST",), domain, check_domain=False)
     if refused is not None:
         return refused
     try:
+        found = domain_get(domain)  # 404 and 403 before the body is read
+        check_member(request.user, domain)
         envelope = read_submission(request)
-        result = submit(
-            domain=domain,
+        result = receive(
+            domain=found,
             form=envelope.form,
             submission_id=envelope.submission_id,
             data=envelope.data,
