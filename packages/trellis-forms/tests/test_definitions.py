@@ -161,3 +161,23 @@ def demo_domain_pk() -> int:
     from trellis.forms.models import Domain
 
     return Domain.objects.get(name="demo").pk
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good", "bad"),
+    [
+        ("date", "2026-11-30", "not-a-date"),
+        ("date", "2026-02-28", "2026-02-30"),
+        ("date-time", "2026-11-30T08:15:00Z", "2026-11-30 08:15"),
+        ("date-time", "2026-11-30T08:15:00.5+03:00", "2026-13-30T08:15:00Z"),
+        ("email", "ada@example.org", "ada at example.org"),
+        ("uuid", "0b7a3c1e-4f7e-4a5d-9c2b-8f6e1d2c3b4a", "0b7a3c1e"),
+    ],
+)
+def test_submitted_data_is_checked_against_the_schema_formats(fmt, good, bad) -> None:
+    from trellis.forms._definitions import validate_data
+
+    schema = {"type": "object", "properties": {"when": {"type": "string", "format": fmt}}}
+    assert validate_data(schema, {"when": good}) == []
+    [error] = validate_data(schema, {"when": bad})
+    assert (error.field, error.rule) == ("/data/when", "format")

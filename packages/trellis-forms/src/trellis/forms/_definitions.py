@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
@@ -21,6 +23,31 @@ MAX_TITLE = 200
 MAX_DEPTH = 64
 """The deepest nesting of a schema or the case rules."""
 _REGEX = FormatChecker(formats=["regex"])
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})",
+    re.ASCII,
+)
+DATA_FORMATS = ("date", "date-time", "email", "ipv4", "ipv6", "regex", "uuid")
+"""The JSON Schema ``format`` values submitted data is checked against; others are annotations.
+
+Only formats checked with the standard library, so the answer never depends on which optional
+packages happen to be installed."""
+_DATA = FormatChecker(formats=[f for f in DATA_FORMATS if f != "date-time"])
+
+
+def _is_date_time(value: object) -> bool:
+    """RFC 3339: a date, ``T``, a time with seconds, and ``Z`` or an offset."""
+    if not isinstance(value, str):
+        return True  # format applies to strings only
+    if not _DATE_TIME.fullmatch(value):
+        return False
+    datetime.fromisoformat(value.upper().replace("Z", "+00:00"))  # a real date and time
+    return True
+
+
+_DATA.checks("date-time", raises=ValueError)(_is_date_time)
+
+
 """The metaschema marks ``pattern`` and ``patternProperties`` names ``format: regex``: checking
 that format refuses a pattern Python's ``re`` (which validates submissions) cannot compile."""
 
@@ -244,6 +271,7 @@ def _pointer_errors(schema: Any, rule: CaseRule) -> list[FieldError]:
 def validate_data(schema: Any, data: Any) -> list[FieldError]:
     """The rules ``data`` breaks under ``schema``, as errors under ``/data``."""
     try:
-        return schema_errors(Draft202012Validator(schema), data, "/data")
+        validator = Draft202012Validator(schema, format_checker=_DATA)
+        return schema_errors(validator, data, "/data")
     except Exception as exc:  # a definition stored around form_define (an unresolvable ref)
         return [FieldError("/data", "schema", f"the form's schema cannot be applied: {exc}")]
