@@ -8,17 +8,7 @@ waits for the first and then retries as documented: both are stored.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
-
-from trellis.core.testing import clean_environ
-
-from .test_postgres import SETTINGS
 
 pytestmark = pytest.mark.postgres
 
@@ -88,31 +78,8 @@ print(json.dumps({
 """
 
 
-def test_opposite_rule_orders_never_deadlock(
-    trellis_postgres_database: str, tmp_path: Path
-) -> None:
-    (tmp_path / "pg_settings.py").write_text(
-        f"DATABASE = {trellis_postgres_database!r}\n" + textwrap.dedent(SETTINGS), encoding="utf-8"
-    )
-    (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    env = clean_environ(
-        {
-            "DJANGO_SETTINGS_MODULE": "pg_settings",
-            "PYTHONPATH": str(tmp_path),
-            "TRELLIS_BLOBS_ROOT": str(tmp_path / "blobs"),
-        }
-    )
-    run = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+def test_opposite_rule_orders_never_deadlock(run_on_postgres) -> None:
+    result = run_on_postgres(SCRIPT)
     assert result["answers"] == [201, 201], result
     assert (result["submissions"], result["cases"]) == (2, 2)
     assert result["changes"] == ["create", "create", "update", "update"]

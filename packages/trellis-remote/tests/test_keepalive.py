@@ -8,15 +8,12 @@ terminator unread, and the next call on that connection read ``0`` as its status
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from trellis.core import Host, set_host
-from trellis.core.testing import isolated_host
+from trellis.core import Host
 
 CONNECTIONS: list[int] = []
 
@@ -51,21 +48,8 @@ class _SlowTerminator(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def slow_terminator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowTerminator)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("TRELLIS_BLOBS_PROVIDER", "remote")
-    monkeypatch.setenv("TRELLIS_REMOTE_BLOBS_URL", f"http://127.0.0.1:{server.server_port}/remote/")
-    monkeypatch.setenv("TRELLIS_REMOTE_BLOBS_SECRET", "s" * 40)
-    monkeypatch.setenv("TRELLIS_REMOTE_BLOBS_ATTEMPTS", "1")
-    monkeypatch.setattr("trellis.remote._client._services", {})
-    host = isolated_host(discover=True, providers={"blobs": "remote"})
-    set_host(host)
-    yield host
-    set_host(None)
-    server.shutdown()
-    server.server_close()
+def slow_terminator(blobs_remote_to) -> Host:
+    return blobs_remote_to(_SlowTerminator)
 
 
 def test_the_call_after_a_listing_reads_its_own_answer(slow_terminator: Host) -> None:

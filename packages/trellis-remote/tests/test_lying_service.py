@@ -4,14 +4,11 @@ bare ``ValueError``/``KeyError``."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from trellis.core import Host, set_host
-from trellis.core.testing import isolated_host
+from trellis.core import Host
 from trellis.remote import RemoteError, RemoteUnavailable
 
 ANSWER: dict[str, tuple[int, str, bytes]] = {}
@@ -33,21 +30,8 @@ class _Liar(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def liar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Liar)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("TRELLIS_BLOBS_PROVIDER", "remote")
-    monkeypatch.setenv("TRELLIS_REMOTE_BLOBS_URL", f"http://127.0.0.1:{server.server_port}/remote/")
-    monkeypatch.setenv("TRELLIS_REMOTE_BLOBS_SECRET", "s" * 40)
-    monkeypatch.setenv("TRELLIS_REMOTE_BLOBS_ATTEMPTS", "1")
-    monkeypatch.setattr("trellis.remote._client._services", {})
-    host = isolated_host(discover=True, providers={"blobs": "remote"})
-    set_host(host)
-    yield host
-    set_host(None)
-    server.shutdown()
-    server.server_close()
+def liar(blobs_remote_to) -> Host:
+    return blobs_remote_to(_Liar)
 
 
 @pytest.mark.parametrize(
