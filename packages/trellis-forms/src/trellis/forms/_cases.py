@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,7 @@ def _by_id(case: Case) -> str:
 def apply_rules(
     *,
     domain: Domain,
-    submission: Submission,
+    submission: Callable[[list[dict[str, str]]], Submission],
     rules: list[CaseRule],
     data: Any,
     now: datetime,
@@ -71,6 +72,10 @@ def apply_rules(
     """Apply ``rules`` in order (a later rule sees an earlier one's change), lock the cases
     touched and insert the new ones (both sorted, so two submissions never deadlock), and
     write cases and history.
+
+    ``submission(cases)`` stores the submission row once its case list
+    (``[{"case_id", "case_type", "action"}]``) is known, before the history rows that refer
+    to it: one INSERT, no UPDATE afterwards.
 
     :raises ValidationFailed: a rule cannot apply (``update``/``close`` of a missing case,
         ``create`` of an existing one, a case of another type, a missing or invalid case id);
@@ -164,13 +169,19 @@ def apply_rules(
     # cycle (the loser of an insert race retries, see submit).
     for case in sorted({c.case.case_id: c.case for c in pending}.values(), key=_by_id):
         case.save()
+    row = submission(
+        [
+            {"case_id": c.case.case_id, "case_type": c.case.case_type, "action": c.action}
+            for c in pending
+        ]
+    )
     written: list[CaseChange] = []
     for item in pending:
         written.append(
             CaseChange.objects.create(
                 change_id=uuid.uuid4().hex,
                 case=item.case,
-                submission=submission,
+                submission=row,
                 action=item.action,
                 changed=item.changed,
                 properties=item.properties,

@@ -445,18 +445,6 @@ def _store(
     keys: list[str] = []
     try:
         with transaction.atomic():
-            row = Submission.objects.create(
-                domain=domain,
-                submission_id=submission_id,
-                form=definition,
-                form_name=definition.name,
-                form_version=definition.version,
-                received_at=now,
-                user=cast(Any, user) if user is not None and user.is_authenticated else None,
-                username=user.get_username() if user is not None else "",
-                data=data,
-                fingerprint=fp,
-            )
             stored = []
             for item in prepared:
                 # The key is noted before the put: whatever fails from here, even between the
@@ -481,19 +469,40 @@ def _store(
                         "sha256": info.sha256,
                     }
                 )
+
+            inserted: list[Submission] = []
+
+            def insert(cases: list[dict[str, str]]) -> Submission:
+                inserted.append(
+                    Submission.objects.create(
+                        domain=domain,
+                        submission_id=submission_id,
+                        form=definition,
+                        form_name=definition.name,
+                        form_version=definition.version,
+                        received_at=now,
+                        user=cast(Any, user)
+                        if user is not None and user.is_authenticated
+                        else None,
+                        username=user.get_username() if user is not None else "",
+                        data=data,
+                        attachments=stored,
+                        cases=cases,
+                        fingerprint=fp,
+                    )
+                )
+                return inserted[-1]
+
+            # The case changes first, then the submission row (with its case list), then
+            # their history rows: one INSERT of the submission and no UPDATE of it.
             changes = apply_rules(
                 domain=domain,
-                submission=row,
+                submission=insert,
                 rules=parse_rules(definition.case_rules),
                 data=data,
                 now=now,
             )
-            row.attachments = stored
-            row.cases = [
-                {"case_id": c.case.case_id, "case_type": c.case.case_type, "action": c.action}
-                for c in changes
-            ]
-            row.save(update_fields=["attachments", "cases"])
+            [row] = inserted  # apply_rules inserts it exactly once, rules or none
             events.publish(
                 topic="form.submitted",
                 key=f"{domain.name}:{submission_id}",
