@@ -2,8 +2,9 @@
 
 Order: identifiers and limits, attachments hashed, membership, domain, an existing submission
 of the same id (identical → its original answer, different → conflict), the form, the data
-against its schema. Only then one transaction writes the submission row, the attachments
-(:func:`trellis.blobs.put`), the case changes and the events. If anything in it fails, the
+against its schema. Only then one transaction writes the attachments
+(:func:`trellis.blobs.put`), the cases, the submission row (with its attachment and case
+lists), the cases' history and the events. If anything in it fails, the
 transaction rolls back and the attachment content already written is discarded
 (:func:`trellis.blobs.discard`), so nothing of a failed submission remains anywhere.
 """
