@@ -33,6 +33,17 @@ def ok(request):
 
 def own_error(request):
     return JsonResponse({"code": "mine", "message": "m", "field": "x"}, status=409)
+
+from django.http import HttpResponse
+from trellis.core.django import protocol_view
+
+@protocol_view
+def xml_error(request):
+    return HttpResponse("<error>gone</error>", status=410, content_type="text/xml")
+
+@protocol_view
+def xml_boom(request):
+    raise RuntimeError("secret detail")
 """
 
 URLS = """
@@ -47,6 +58,8 @@ urlpatterns = [
     path("missing", views.missing),
     path("ok", views.ok),
     path("own", views.own_error),
+    path("xml", views.xml_error),
+    path("xmlboom", views.xml_boom),
 ]
 """
 
@@ -179,3 +192,12 @@ def test_request_ids_in_the_alphabet_are_kept(value):
 def test_no_request_id_outside_the_alphabet_is_kept(value):
     if valid_request_id(value):
         assert len(value) <= 128 and set(value) <= set(ALPHABET)
+
+
+@pytest.mark.django_db
+def test_a_protocol_view_keeps_its_own_errors_but_not_its_exceptions(api):
+    response = api.get("/edgeapi/xml")
+    assert (response.status_code, response.content) == (410, b"<error>gone</error>")
+    assert response["X-Request-ID"]
+    body = _error(api.get("/edgeapi/xmlboom"), 500, "server_error")
+    assert "secret detail" not in body["message"]

@@ -15,6 +15,7 @@ from ._edge import (
     is_monitor,
     is_staff,
     json_error,
+    protocol_view,
     request_id,
     valid_request_id,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "plugin_mounts",
     "plugin_urlpatterns",
     "profile_settings",
+    "protocol_view",
     "request_id",
     "seconds_setting",
     "setting",

@@ -115,6 +115,14 @@ def api_view(view: _View) -> _View:
     return view
 
 
+def protocol_view(view: _View) -> _View:
+    """Mark a view under an API mount whose errors follow a protocol of their own (OpenRosa's
+    XML): its responses are left as it gives them. An unexpected exception in it is still
+    answered as JSON (500, logged with the request id)."""
+    view.trellis_protocol = True  # type: ignore[attr-defined]
+    return view
+
+
 class EdgeMiddleware:
     """Request ids everywhere; JSON errors (and one log line per failure) on API paths.
 
@@ -134,7 +142,11 @@ class EdgeMiddleware:
             response = self.get_response(request)
         finally:
             current_request_id.reset(token)
-        if response.status_code >= 400 and self.is_api(request):
+        if (
+            response.status_code >= 400
+            and self.is_api(request)
+            and not getattr(request, "trellis_protocol", False)
+        ):
             response = self._as_json(request, response)
         response[REQUEST_ID_HEADER] = rid
         return response
@@ -148,9 +160,11 @@ class EdgeMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> None:
-        """Remember that the resolved view is an :func:`api_view`."""
+        """Remember that the resolved view is an :func:`api_view` or a :func:`protocol_view`."""
         if getattr(view, "trellis_api", False):
             request.trellis_api = True  # type: ignore[attr-defined]
+        if getattr(view, "trellis_protocol", False):
+            request.trellis_protocol = True  # type: ignore[attr-defined]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an unexpected exception on an API path as JSON, logged once with its id."""
