@@ -102,51 +102,8 @@ def nothing_written(stored_files: Callable[[], list[str]]) -> list[str]:
     return left
 
 
-POSTGRES_SETTINGS = """
-import dj_database_url
-from trellis.core.testing.settings import *  # noqa: F403
-
-DATABASES = {"default": dj_database_url.parse(DATABASE)}
-"""
-
-
 @pytest.fixture
-def run_on_postgres(
-    trellis_postgres_database: str, tmp_path: Path
-) -> Callable[[str], dict[str, Any]]:
-    """Run a script (Django set up on the test PostgreSQL database, forms' test settings) in a
-    fresh process, and return the JSON object its last line prints."""
-    import json
-    import subprocess
-    import sys
-    import textwrap
-
-    from trellis.core.testing import clean_environ
-
-    def run(script: str) -> dict[str, Any]:
-        (tmp_path / "pg_settings.py").write_text(
-            f"DATABASE = {trellis_postgres_database!r}\n" + textwrap.dedent(POSTGRES_SETTINGS),
-            encoding="utf-8",
-        )
-        (tmp_path / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
-        env = clean_environ(
-            {
-                "DJANGO_SETTINGS_MODULE": "pg_settings",
-                "PYTHONPATH": str(tmp_path),
-                "TRELLIS_BLOBS_ROOT": str(tmp_path / "blobs"),
-            }
-        )
-        done = subprocess.run(
-            [sys.executable, "script.py"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
-
-    return run
+def run_on_postgres(trellis_postgres_script: Callable[[str], dict[str, Any]]) -> Any:
+    """Run a script in a fresh process on a fresh PostgreSQL database (trellis-core's
+    ``trellis_postgres_script``) and return the JSON object its last line prints."""
+    return trellis_postgres_script

@@ -49,6 +49,57 @@ def trellis_postgres_database() -> Iterator[str]:
         yield url
 
 
+POSTGRES_SETTINGS = """
+import dj_database_url
+from trellis.core.testing.settings import *  # noqa: F403
+
+DATABASES = {"default": dj_database_url.parse(DATABASE)}
+"""
+
+
+@pytest.fixture
+def trellis_postgres_script(
+    trellis_postgres_database: str, tmp_path: Any
+) -> Callable[[str], dict[str, Any]]:
+    """Run a script in a fresh process, Django set up on a fresh PostgreSQL database with
+    ``trellis.core.testing.settings`` (every installed plugin; blobs under ``tmp_path``), and
+    return the JSON object its last line prints. The script calls ``django.setup()`` and
+    ``migrate`` itself."""
+    import json
+    import subprocess
+    import textwrap
+
+    from ._dists import clean_environ
+
+    def run(script: str) -> dict[str, Any]:
+        (tmp_path / "pg_settings.py").write_text(
+            f"DATABASE = {trellis_postgres_database!r}\n" + textwrap.dedent(POSTGRES_SETTINGS),
+            encoding="utf-8",
+        )
+        (tmp_path / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
+        env = clean_environ(
+            {
+                "DJANGO_SETTINGS_MODULE": "pg_settings",
+                "PYTHONPATH": str(tmp_path),
+                "TRELLIS_BLOBS_ROOT": str(tmp_path / "blobs"),
+            }
+        )
+        done = subprocess.run(
+            [sys.executable, "script.py"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    return run
+
+
 @pytest.fixture
 def trellis_register() -> Iterator[Callable[..., PluginRecord]]:
     """Register plugins for one test: ``trellis_register(module, name=None, host=None)``.

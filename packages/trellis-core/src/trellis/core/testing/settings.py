@@ -59,6 +59,7 @@ TEMPLATES = [
     }
 ]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "static/"  # as startproject sets it; pytest-django's live_server needs one
 USE_TZ = True
 TRELLIS_DATA_DIR = str(DATA_DIR)
 TRELLIS: dict[str, object] = {}
