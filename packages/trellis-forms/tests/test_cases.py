@@ -179,3 +179,30 @@ def test_api_statuses(demo) -> None:
     listed = get(demo.auth, "forms/").json()
     assert [(f["name"], f["version"]) for f in listed["results"]] == [("household_visit", 1)]
     assert listed["results"][0]["schema"] == SCHEMA
+
+
+def test_when_applies_a_rule_only_when_its_value_holds(demo) -> None:
+    """``when`` (ODK entities' create_if/update_if): the case is touched only when it holds."""
+    define(2, "upsert", when="/moved_away", properties={"size": "/household_size"})
+    skipped = forms.submit(
+        domain="demo",
+        form="household_visit",
+        submission_id="w-1",
+        data={"household_id": "hh-w", "village": "Kobo", "household_size": 3, "moved_away": False},
+    )
+    assert skipped.cases == []
+    assert not Case.objects.filter(case_id="hh-w").exists()
+    applied = forms.submit(
+        domain="demo",
+        form="household_visit",
+        submission_id="w-2",
+        data={"household_id": "hh-w", "village": "Kobo", "household_size": 3, "moved_away": True},
+    )
+    assert applied.cases == [{"case_id": "hh-w", "case_type": "household", "action": "create"}]
+    assert Case.objects.get(case_id="hh-w").properties == {"size": 3}
+
+
+def test_when_must_name_data_the_schema_defines(demo) -> None:
+    with pytest.raises(forms.InvalidDefinition) as caught:
+        define(2, "upsert", when="/nowhere")
+    assert [e.field for e in caught.value.errors] == ["/case_rules/0/when"]

@@ -28,9 +28,10 @@ def test_payload_fields_keys_and_times(demo) -> None:
     assert submitted.key == "demo:uuid:9"
     payload = json.loads(submitted.payload)
     assert set(payload) == {
-        "domain", "form", "form_version", "submission_id", "received_at", "user", "data",
-        "attachments", "cases",
+        "domain", "form", "form_version", "submission_id", "revision", "received_at", "user",
+        "data", "attachments", "cases",
     }  # fmt: skip
+    assert payload["revision"] == 1
     assert ISO.fullmatch(payload["received_at"])
     assert payload["user"] == "ada"
     assert set(payload["attachments"][0]) == {"name", "key", "content_type", "length", "sha256"}

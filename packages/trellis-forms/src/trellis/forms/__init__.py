@@ -26,13 +26,16 @@ from ._errors import (
     MalformedRequest,
     NotAMember,
     SubmissionConflict,
+    SubmissionNotFound,
     TooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from ._http import Parts, load_multipart
 from ._ids import is_valid
 from ._payloads import case_change_payload, submission_payload
 from ._receiving import ATTACHMENT_TYPE_CODE, Attachment, SubmissionResult
+from ._revising import attach, revise
 from ._version import __version__
 from .selectors import domain_exists
 from .services import (
@@ -62,7 +65,9 @@ __all__ = [
     "LengthRequired",
     "MalformedRequest",
     "NotAMember",
+    "Parts",
     "SubmissionConflict",
+    "SubmissionNotFound",
     "SubmissionResult",
     "TooLarge",
     "UnsupportedMediaType",
@@ -70,13 +75,16 @@ __all__ = [
     "__version__",
     "api_key_create",
     "api_key_revoke",
+    "attach",
     "case_change_payload",
     "domain_create",
     "domain_exists",
     "form_define",
     "is_valid",
+    "load_multipart",
     "member_add",
     "member_remove",
+    "revise",
     "submission_payload",
     "submit",
 ]

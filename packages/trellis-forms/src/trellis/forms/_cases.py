@@ -86,6 +86,8 @@ def apply_rules(
     errors: list[FieldError] = []
     ids: list[tuple[CaseRule, str]] = []
     for rule in rules:
+        if rule.when is not None and not closes(resolve(data, rule.when)):
+            continue  # the rule's condition does not hold for this submission
         case_id, error = _case_id(rule, data)
         if error is not None:
             errors.append(error)

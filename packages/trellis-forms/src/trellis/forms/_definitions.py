@@ -67,6 +67,7 @@ RULES_SCHEMA: dict[str, Any] = {
                 "additionalProperties": {"type": "string", "pattern": "^/"},
             },
             "close_when": {"type": "string", "pattern": "^/"},
+            "when": {"type": "string", "pattern": "^/"},
         },
     },
 }
@@ -83,6 +84,7 @@ class CaseRule:
     action: str
     properties: Mapping[str, str]
     close_when: str | None
+    when: str | None = None
 
 
 def _message(text: str) -> str:
@@ -234,6 +236,7 @@ def _parse_rule(index: int, rule: Mapping[str, Any]) -> CaseRule:
         action=rule["action"],
         properties=dict(rule.get("properties", {})),
         close_when=rule.get("close_when"),
+        when=rule.get("when"),
     )
 
 
@@ -248,6 +251,8 @@ def _pointer_errors(schema: Any, rule: CaseRule) -> list[FieldError]:
     named += [(f"/properties/{format_path([n])[1:]}", p) for n, p in rule.properties.items()]
     if rule.close_when is not None:
         named.append(("/close_when", rule.close_when))
+    if rule.when is not None:
+        named.append(("/when", rule.when))
     found = []
     for where, pointer in named:
         try:

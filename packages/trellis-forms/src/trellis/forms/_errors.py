@@ -62,6 +62,13 @@ class FormNotFound(FormsError):
     code = "form_not_found"
 
 
+class SubmissionNotFound(FormsError):
+    """No submission with that (current) id in the domain."""
+
+    status = 404
+    code = "submission_not_found"
+
+
 class CaseNotFound(FormsError):
     """No case with that id in the domain."""
 

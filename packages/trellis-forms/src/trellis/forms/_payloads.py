@@ -39,6 +39,7 @@ def submission_payload(submission: Submission) -> dict[str, Any]:
         "form": submission.form_name,
         "form_version": submission.form_version,
         "submission_id": submission.submission_id,
+        "revision": submission.revision,
         "received_at": iso(submission.received_at),
         "user": submission.username or None,
         "data": submission.data,

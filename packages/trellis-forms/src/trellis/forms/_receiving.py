@@ -295,13 +295,34 @@ def check_member(user: AbstractBaseUser | AnonymousUser | None, domain: str) -> 
 
 
 def _existing(domain: Domain, submission_id: str, fp: str) -> SubmissionResult | None:
-    from .models import Submission
+    """The answer to a resend of ``submission_id`` (``None`` when the id is new).
 
-    found = Submission.objects.select_related("domain").filter(
-        domain=domain, submission_id=submission_id
+    One statement finds the submission whose id, current revision id (after edits) or an
+    earlier revision's id it is; a different body under any of them is a conflict.
+    """
+    from django.db.models import Q
+
+    from .models import Submission, SubmissionRevision
+
+    found = (
+        Submission.objects.select_related("domain")
+        .filter(
+            Q(current_id=submission_id)
+            | Q(submission_id=submission_id)
+            | Q(revisions__revision_id=submission_id),
+            domain=domain,
+        )
+        .distinct()
     )
     for row in found:
-        if row.fingerprint != fp:
+        if row.current_id == submission_id:
+            same = row.fingerprint == fp
+        else:  # an earlier revision's id: compare with what was sent under it
+            earlier = SubmissionRevision.objects.filter(
+                submission=row, revision_id=submission_id
+            ).first()
+            same = earlier is not None and earlier.fingerprint == fp
+        if not same:
             raise SubmissionConflict(
                 f"submission {submission_id!r} was already received with a different body "
                 f"(at {submission_result(row)['received_at']}); submission ids are never reused: "
@@ -334,7 +355,7 @@ def _definition(domain: Domain, form: str, version: int | None) -> FormDefinitio
 
 def submit(
     *,
-    domain: str,
+    domain: str | Domain,
     form: str,
     submission_id: str,
     data: Any,
@@ -344,6 +365,8 @@ def submit(
 ) -> SubmissionResult:
     """Receive a submission: all of it is stored, with its case changes and events, or nothing.
 
+    :param domain: the domain's name; or its :class:`~trellis.forms.models.Domain`, when the
+        caller already found it and checked that ``user`` is a member (not looked up again).
     :param version: the form version; ``None`` for the latest.
     :param user: who submits (checked to be a member; ``None`` for trusted code).
     :return: the result; ``created`` is ``False`` when the same id with the same body and
@@ -446,30 +469,7 @@ def _store(
     keys: list[str] = []
     try:
         with transaction.atomic():
-            stored = []
-            for item in prepared:
-                # The key is noted before the put: whatever fails from here, even between the
-                # write and put's return, the content is discarded.
-                keys.append(blobs.new_key())
-                info = blobs.put(
-                    item.stream,
-                    key=keys[-1],
-                    domain=domain.name,
-                    parent_id=submission_id,
-                    type_code=ATTACHMENT_TYPE_CODE,
-                    name=item.attachment.name,
-                    content_type=item.attachment.content_type,
-                    length=item.length,
-                )
-                stored.append(
-                    {
-                        "name": info.name,
-                        "key": info.key,
-                        "content_type": info.content_type,
-                        "length": info.length,
-                        "sha256": info.sha256,
-                    }
-                )
+            stored = put_attachments(domain, submission_id, prepared, keys)
 
             inserted: list[Submission] = []
 
@@ -490,6 +490,7 @@ def _store(
                         attachments=stored,
                         cases=cases,
                         fingerprint=fp,
+                        current_id=submission_id,
                     )
                 )
                 return inserted[-1]
@@ -516,15 +517,52 @@ def _store(
                     payload=case_change_payload(change),
                 )
     except BaseException:
-        if keys:
-            try:
-                blobs.discard(keys)
-            except Exception:
-                log.exception(
-                    "could not discard the attachments %s of failed submission %r; "
-                    "`manage.py blobs_reap` removes them",
-                    keys,
-                    submission_id,
-                )
+        discard(keys, submission_id)
         raise
     return row
+
+
+def put_attachments(
+    domain: Domain, submission_id: str, prepared: list[_Prepared], keys: list[str]
+) -> list[dict[str, Any]]:
+    """Write ``prepared`` to trellis-blobs (inside the caller's transaction); their entries
+    for the submission's ``attachments``. Each key is appended to ``keys`` *before* its put,
+    so whatever fails from there on, :func:`discard` finds the content to remove."""
+    stored = []
+    for item in prepared:
+        keys.append(blobs.new_key())
+        info = blobs.put(
+            item.stream,
+            key=keys[-1],
+            domain=domain.name,
+            parent_id=submission_id,
+            type_code=ATTACHMENT_TYPE_CODE,
+            name=item.attachment.name,
+            content_type=item.attachment.content_type,
+            length=item.length,
+        )
+        stored.append(
+            {
+                "name": info.name,
+                "key": info.key,
+                "content_type": info.content_type,
+                "length": info.length,
+                "sha256": info.sha256,
+            }
+        )
+    return stored
+
+
+def discard(keys: list[str], submission_id: str) -> None:
+    """Remove the content of a failed submission's attachments (logged if that fails too)."""
+    if not keys:
+        return
+    try:
+        blobs.discard(keys)
+    except Exception:
+        log.exception(
+            "could not discard the attachments %s of failed submission %r; "
+            "`manage.py blobs_reap` removes them",
+            keys,
+            submission_id,
+        )

@@ -9,7 +9,16 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from ._auth import authorization, digest, new_secret
-from .models import ApiKey, Case, CaseChange, Domain, FormDefinition, Membership, Submission
+from .models import (
+    ApiKey,
+    Case,
+    CaseChange,
+    Domain,
+    FormDefinition,
+    Membership,
+    Submission,
+    SubmissionRevision,
+)
 
 
 class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -77,19 +86,34 @@ class FormDefinitionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("name", "title")
 
 
+class RevisionInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The revisions an edit replaced, oldest first."""
+
+    model = SubmissionRevision
+    fields = ("revision", "revision_id", "form_version", "username", "replaced_at", "data")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Submission)
 class SubmissionAdmin(ReadOnly):
     list_display = (
         "submission_id",
         "form_name",
         "form_version",
+        "revision",
         "domain",
         "username",
         "received_at",
     )
     list_filter = ("domain", "form_name")
-    search_fields = ("submission_id",)
+    search_fields = ("submission_id", "current_id")
     exclude = ("fingerprint",)
+    inlines = [RevisionInline]
 
 
 class CaseChangeInline(admin.TabularInline):  # type: ignore[type-arg]

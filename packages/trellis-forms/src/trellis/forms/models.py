@@ -136,17 +136,65 @@ class Submission(models.Model):
     fingerprint = models.CharField(
         max_length=64, help_text="sha256 of the canonical body and attachments: resends match it"
     )
+    revision = models.PositiveIntegerField(
+        default=1, help_text="1 as received; each edit (trellis.forms.revise) adds one"
+    )
+    current_id = models.CharField(
+        max_length=100,
+        default="",
+        help_text="the current revision's id: the submission id until an edit gives one",
+    )
 
     class Meta:
         ordering = ["received_at", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["domain", "submission_id"], name="trellis_forms_submission_unique"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["domain", "current_id"], name="trellis_forms_submission_current"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.form_name} {self.submission_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.current_id:
+            self.current_id = self.submission_id
+        super().save(*args, **kwargs)
+
+
+class SubmissionRevision(models.Model):
+    """A revision of a submission that an edit replaced: what it was, kept as history."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="revisions")
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="+")
+    revision = models.PositiveIntegerField()
+    revision_id = models.CharField(max_length=100, help_text="the id this revision was sent under")
+    form_version = models.PositiveIntegerField()
+    received_at = models.DateTimeField()
+    username = models.CharField(max_length=150, blank=True, default="")
+    data: models.JSONField[Any] = models.JSONField()
+    attachments: models.JSONField[Any] = models.JSONField(default=list)
+    cases: models.JSONField[Any] = models.JSONField(default=list)
+    fingerprint = models.CharField(max_length=64)
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["submission", "revision"]
+        verbose_name = "submission revision"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "revision"], name="trellis_forms_revision_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["domain", "revision_id"], name="trellis_forms_revision_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission} revision {self.revision}"
 
 
 class Case(models.Model):
