@@ -74,8 +74,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def start_server(env: dict[str, str]) -> Server:
-    """Start hq under gunicorn on a free loopback port and wait until /health/live answers."""
+def start_server(env: dict[str, str], *, options: tuple[str, ...] = ("-w", "1")) -> Server:
+    """Start hq under gunicorn on a free loopback port and wait until /health/live answers
+    (``options``: gunicorn's worker options, one sync worker by default)."""
     port = free_port()
     log = Path(env["TRELLIS_DATA_DIR"]) / f"gunicorn-{port}.log"
     with log.open("w") as output:
@@ -87,8 +88,7 @@ def start_server(env: dict[str, str]) -> Server:
                 "hq.wsgi",
                 "-b",
                 f"127.0.0.1:{port}",
-                "-w",
-                "1",
+                *options,
                 "--access-logfile",
                 "-",
             ],

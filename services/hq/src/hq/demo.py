@@ -1,11 +1,13 @@
 """The demo a newcomer sees on first start: a project space with a form, submissions and a report.
 
 ``python -m hq hq_demo`` (run by ``nox -s serve``) seeds it once: domain ``demo``, a
-household-visit form that opens and updates ``household`` cases, a few thousand generated
-submissions (deterministic, spread over the last twelve weeks) and the report "Visits per
-village per week" with the average household size. It goes through the same public APIs a
-device and an analyst use (``trellis.forms.submit``, ``trellis.reports.report_define``), so
-the report's numbers come from the change feed like any other.
+household-visit form that opens and updates ``household`` cases, the same visit as an
+XLSForm for field clients (ODK Collect, Enketo: ``/a/demo/formList``), a few thousand
+generated submissions (deterministic, spread over the last twelve weeks) and the report
+"Visits per village per week" with the average household size, over both forms. It goes
+through the same public APIs a device and an analyst use (``trellis.forms.submit``,
+``trellis.reports.report_define``), so the report's numbers come from the change feed like
+any other.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 
 DOMAIN = "demo"
 FORM = "household_visit"
+ODK_FORM = "household_visit_odk"
+"""The same visit as an XLSForm (``hq/xlsforms/household_visit_odk.md``) for ODK Collect and
+Enketo: it updates the same ``household`` cases (an ODK entity) and feeds the same report."""
 REPORT = "visits_per_village_week"
 VILLAGES = ("Amani", "Baraka", "Chemchemi", "Dodoma", "Furaha", "Jamhuri")
 WATER = ("piped", "well", "river", "rain")
@@ -56,7 +61,7 @@ CASE_RULES: list[dict[str, Any]] = [
 REPORT_DEFINITION: dict[str, Any] = {
     "title": "Visits per village per week",
     "source_topic": "form.submitted",
-    "filters": [{"field": "form", "op": "eq", "value": FORM}],
+    "filters": [{"field": "form", "op": "in", "value": [FORM, ODK_FORM]}],
     "group_by": [
         {"field": "data.village", "as": "village"},
         {"field": "data.visit_date", "truncate": "week", "as": "week"},
@@ -108,6 +113,20 @@ def submissions(count: int, *, today: date, seed: int = 12) -> list[dict[str, An
     return visits
 
 
+def add_xlsform() -> None:
+    """Add the demo's XLSForm (when trellis-openrosa is installed): field clients see it in
+    ``/a/demo/formList``."""
+    from importlib import resources
+    from importlib.util import find_spec
+
+    if find_spec("trellis.openrosa") is None:
+        return
+    from trellis import openrosa
+
+    source = resources.files("hq").joinpath("xlsforms", f"{ODK_FORM}.md")
+    openrosa.xlsform_add(domain=DOMAIN, content=source.read_bytes(), filename=source.name)
+
+
 def seed(
     *,
     count: int = 3000,
@@ -134,6 +153,7 @@ def seed(
             case_rules=CASE_RULES,
         )
         reports.report_define(domain=DOMAIN, slug=REPORT, **REPORT_DEFINITION)
+        add_xlsform()
     visits = submissions(count, today=today or date.today())
     for start in range(0, len(visits), batch):
         with transaction.atomic():  # the inline event provider handles each batch at commit
