@@ -31,7 +31,6 @@ from hq import demo
 TODAY = date(2026, 11, 30)
 COUNT = 240
 ROUND_TRIP_DAY = "2020-01-06"  # a Monday long before the demo's weeks: its own report row
-CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass
@@ -169,30 +168,6 @@ def test_a_submission_with_an_attachment_round_trips(demo_server):
     case = json.loads(case)
     assert case["properties"]["village"] == "Amani"
     assert [h["submission_id"] for h in case["history"]] == [submission_id]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"browser tests need Debian's Chromium: apt-get install chromium ({CHROMIUM})")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def _log_in(page, demo_server, next_path):

@@ -26,7 +26,6 @@ from hq import demo
 ROOT = Path(__file__).resolve().parents[3]
 TODAY = "2026-11-30"
 WORKER, PASSWORD = "fieldworker", "a field pass phrase"
-CHROMIUM = "/usr/bin/chromium"
 HERE = Path(__file__).resolve().parent
 
 
@@ -187,31 +186,7 @@ def test_racing_identical_posts_make_one_visit(field_server) -> None:
     assert _report(field_server)[("Dodoma", "2020-03-16")] == 1
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"browser tests need Debian's Chromium: apt-get install chromium ({CHROMIUM})")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield launched
-        launched.close()
-
-
-def test_enketo_fills_the_demo_form_and_the_report_shows_it(field_server, browser) -> None:
+def test_enketo_fills_the_demo_form_and_the_report_shows_it(field_server, chromium) -> None:
     import shutil
 
     if shutil.which("npm") is None:
@@ -227,7 +202,7 @@ def test_enketo_fills_the_demo_form_and_the_report_shows_it(field_server, browse
     households = media["household.csv"].decode()
     assert households.splitlines()[0].startswith("name,label,__version,")
     assert "\nhh-0006," in households
-    context = browser.new_context(http_credentials={"username": WORKER, "password": PASSWORD})
+    context = chromium.new_context(http_credentials={"username": WORKER, "password": PASSWORD})
     page = context.new_page()
     enketo = harness.Enketo(page, server.url)
     enketo.load(xform.decode(), {"household": harness.csv_instance(households)})
