@@ -23,13 +23,15 @@ def payload(
     form: str = "household_visit",
     received_at: str = "2026-01-05T10:00:00.000000Z",
     user: str | None = "ada",
+    revision: Any = 1,
 ) -> dict[str, Any]:
-    """A ``form.submitted`` payload of the agreed shape (spec 12)."""
+    """A ``form.submitted`` payload of the agreed shape (trellis-forms: with ``revision``)."""
     return {
         "domain": domain,
         "form": form,
         "form_version": 1,
         "submission_id": submission_id,
+        "revision": revision,
         "received_at": received_at,
         "user": user,
         "data": dict(data),
@@ -49,10 +51,21 @@ class FakeForms:
         self.denied: dict[str, set[str]] = {}
         self.reads: list[str] = []
         self.broken = False
+        self.revision_field: str | None = None  # "revision": records may be revised
 
     def read(self, domain: str) -> list[dict[str, Any]]:
+        """The domain's records; with a revision field, each record's latest revision only
+        (the first of equal ones), as a source of revised records must yield them."""
         self.reads.append(domain)
-        return [r for r in self.records if r["domain"] == domain]
+        mine = [r for r in self.records if r["domain"] == domain]
+        if self.revision_field is None:
+            return mine
+        latest: dict[Any, dict[str, Any]] = {}
+        for record in mine:
+            held = latest.get(record["submission_id"])
+            if held is None or _revision(record) > _revision(held):
+                latest[record["submission_id"]] = record
+        return list(latest.values())
 
     def submit(self, record: dict[str, Any], *, publish_event: bool = True) -> dict[str, Any]:
         """Store ``record`` as raw data and publish its event (in the caller's transaction)."""
@@ -85,7 +98,15 @@ class FakeForms:
 
     @hookimpl
     def reports_sources(self) -> Sequence[Source]:
-        return [Source(TOPIC, "submission_id", self.read, "form submissions")]
+        return [
+            Source(
+                TOPIC,
+                "submission_id",
+                self.read,
+                "form submissions",
+                revision_field=self.revision_field,
+            )
+        ]
 
     @hookimpl
     def reports_can_view(self, user: Any, domain: str) -> bool | None:
@@ -94,6 +115,11 @@ class FakeForms:
         if user.get_username() in self.denied.get(domain, set()):
             return False
         return True if user.get_username() in self.viewers.get(domain, set()) else None
+
+
+def _revision(record: Mapping[str, Any]) -> int:
+    value = record.get("revision")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_contract_and_hook_kinds(reports_host: Any) -> None:
-    assert (hookspecs.CONTRACT.name, hookspecs.CONTRACT.version) == ("reports", "1.0.0")
+    assert (hookspecs.CONTRACT.name, hookspecs.CONTRACT.version) == ("reports", "1.1.0")
     kinds = {h.name: h.kind for h in reports_host.hooks() if h.contract == "reports"}
     assert kinds == {"reports_sources": "extension", "reports_can_view": "extension"}
 

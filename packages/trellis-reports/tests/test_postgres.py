@@ -57,12 +57,37 @@ def records(domain):
 
 @hookimpl
 def events_topics():
-    return [events.Topic(TOPIC, "form.submitted-shaped test records")]
+    return [
+        events.Topic(TOPIC, "form.submitted-shaped test records"),
+        events.Topic(REVISED, "the same, edited: a revision field"),
+    ]
+
+
+REVISED = "pgtest.revised"
+
+
+def latest(domain):
+    # Each record's highest committed revision (as a source that edits rows in place).
+    from trellis.events.models import OutboxEvent
+
+    found = {}
+    rows = OutboxEvent.objects.filter(topic=REVISED).values_list("payload", flat=True)
+    for text in rows.iterator(chunk_size=200):
+        record = json.loads(text)
+        if record["domain"] != domain:
+            continue
+        known = found.get(record["submission_id"])
+        if known is None or record["revision"] > known["revision"]:
+            found[record["submission_id"]] = record
+    yield from found.values()
 
 
 @hookimpl
 def reports_sources():
-    return [reports.Source(TOPIC, "submission_id", records)]
+    return [
+        reports.Source(TOPIC, "submission_id", records),
+        reports.Source(REVISED, "submission_id", latest, revision_field="revision"),
+    ]
 """
 
 SETUP = """
@@ -168,6 +193,99 @@ print(json.dumps({
 """
 
 
+SETUP_REVISED = """
+import django
+
+django.setup()
+from trellis import reports
+
+reports.report_define(
+    domain="demo", slug="revised", title="Revised", source_topic="pgtest.revised",
+    filters=[{"field": "form", "op": "eq", "value": "household_visit"}],
+    group_by=[{"field": "data.village", "as": "village"}],
+    aggregates=[
+        {"fn": "count", "as": "n"},
+        {"fn": "sum", "field": "data.size", "as": "total"},
+        {"fn": "min", "field": "data.size", "as": "low"},
+        {"fn": "max", "field": "data.size", "as": "high"},
+        {"fn": "count_distinct", "field": "user", "as": "users"},
+    ],
+)
+"""
+
+PUBLISH_REVISED = """
+import sys
+import django
+
+django.setup()
+from django.db import transaction
+from trellis import events
+
+worker, count = sys.argv[1], int(sys.argv[2])
+# Each record is published, then edited twice, its revisions in separate transactions that
+# interleave with other records' (and with the other workers and the rebuilds).
+steps = [(n, r) for n in range(count) for r in (1, 2, 3)]
+steps.sort(key=lambda s: (s[0] // 5 + s[1] * 2, s[0]))
+for start in range(0, len(steps), 3):
+    with transaction.atomic():
+        for n, revision in steps[start:start + 3]:
+            sid = f"w{worker}-{n}"
+            seed = n * 7 + revision * 13 + int(worker) * 3
+            events.publish(topic="pgtest.revised", key=f"demo:{sid}", payload={
+                "domain": "demo", "submission_id": sid, "revision": revision,
+                "form": "household_visit" if seed % 5 else "follow_up",
+                "user": f"u{seed % 6}",
+                "data": {"village": ["north", "south", "east"][seed % 3],
+                         "size": (seed * 7919 % 2003) / 10 - 100},
+            })
+print("published", count)
+"""
+
+REBUILD_REVISED = REBUILD.replace('slug="visits"', 'slug="revised"')
+
+CHECK_REVISED = """
+import json
+from decimal import Decimal
+
+import django
+
+django.setup()
+from trellis import reports
+from trellis.reports.models import Report
+
+import pg_plugin
+
+
+def numbers():
+    rows = reports.report_query(domain="demo", slug="revised").rows
+    return {r["village"]: [r["n"], str(r["total"]), str(r["low"]), str(r["high"]), r["users"]]
+            for r in rows}
+
+
+groups = {}
+for record in pg_plugin.latest("demo"):
+    if record["form"] != "household_visit":
+        continue
+    groups.setdefault(record["data"]["village"], []).append(record)
+expected = {
+    village: [
+        len(members),
+        format(sum(Decimal(repr(m["data"]["size"])) for m in members).normalize(), "f"),
+        format(min(Decimal(repr(m["data"]["size"])) for m in members).normalize(), "f"),
+        format(max(Decimal(repr(m["data"]["size"])) for m in members).normalize(), "f"),
+        len({m["user"] for m in members}),
+    ]
+    for village, members in groups.items()
+}
+incremental = numbers()
+report = Report.objects.get(slug="revised")
+counts = [report.records, report.groups, report.needs_rebuild]
+reports.report_rebuild(domain="demo", slug="revised")
+print(json.dumps({"expected": expected, "incremental": incremental, "rebuilt": numbers(),
+                  "counts": counts}))
+"""
+
+
 def run(env: dict[str, str], cwd: Path, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
@@ -229,3 +347,53 @@ def test_processor_and_rebuilds_racing_count_each_record_once(
     assert found["rebuilt"] == found["expected"]
     assert found["marks"] == total * 2  # one per record in each of the two reports
     assert found["tiny"] == [[8, total]]
+
+
+def test_revisions_racing_rebuilds_end_at_each_records_latest_revision(
+    trellis_postgres_database: str, tmp_path: Path
+) -> None:
+    (tmp_path / "pg_settings.py").write_text(
+        f"DATABASE = {trellis_postgres_database!r}\n" + textwrap.dedent(SETTINGS), encoding="utf-8"
+    )
+    for name, text in (
+        ("pg_plugin.py", PLUGIN),
+        ("setup_report.py", SETUP_REVISED),
+        ("publish.py", PUBLISH_REVISED),
+        ("rebuild.py", REBUILD_REVISED),
+        ("check.py", CHECK_REVISED),
+    ):
+        (tmp_path / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    env = clean_environ(
+        {
+            "DJANGO_SETTINGS_MODULE": "pg_settings",
+            "PYTHONPATH": str(tmp_path),
+            "TRELLIS_PLUGINS_ALLOW": "events,events-inline,reports,pg_plugin",
+        }
+    )
+    run(env, tmp_path, "-m", "django", "migrate", "-v0")
+    run(env, tmp_path, "setup_report.py")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, *args],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in [
+            *(["publish.py", str(n), str(PER_PUBLISHER // 2)] for n in range(PUBLISHERS)),
+            ["rebuild.py", "6"],
+        ]
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err[-4000:]
+    run(env, tmp_path, "-m", "django", "events_consume", "--once")
+    found = json.loads(run(env, tmp_path, "check.py").strip().splitlines()[-1])
+    assert found["expected"]
+    assert found["incremental"] == found["expected"]
+    assert found["rebuilt"] == found["expected"]
+    records, groups, needs_rebuild = found["counts"]
+    assert records == sum(v[0] for v in found["expected"].values())
+    assert (groups, needs_rebuild) == (len(found["expected"]), False)

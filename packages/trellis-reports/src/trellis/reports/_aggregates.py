@@ -10,6 +10,12 @@ Each group keeps, per aggregate column, a small exact state (stored as JSON on i
 
 Merging is addition (and min/max), which is associative and commutative: the same records in
 any order, in any batches, give the same state; that is why a rebuild equals incremental work.
+
+Each counted record's contribution is also kept on its ``AppliedRecord`` mark (its group key
+and :func:`stored_parts`), so a newer revision of the record can take it back exactly:
+:func:`combine` subtracts it (count, sum, avg; distinct values by their record counts) and
+names the min/max columns whose extreme it may have held, to be recomputed from the group's
+other marks.
 """
 
 from __future__ import annotations
@@ -21,7 +27,17 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from ._types import Definition
-from ._values import EXACT, MISSING, GroupValue, decimal_text, identity, lookup, matches, number
+from ._values import (
+    EXACT,
+    MISSING,
+    GroupValue,
+    decimal_text,
+    identity,
+    lookup,
+    matches,
+    number,
+    value_hash,
+)
 from ._values import group_value as _group_value
 
 AVG_PLACES = Decimal("0.000001")
@@ -32,7 +48,8 @@ State = dict[str, dict[str, Any]]
 
 @dataclass
 class Contribution:
-    """What one record adds: its group's values and its per-column parts."""
+    """What one record adds: its group's values and its per-column parts (``distinct``: the
+    sha256 of the value's identity, as ``ReportDistinct`` keeps it)."""
 
     group: tuple[GroupValue, ...]
     numbers: dict[str, Decimal | None] = field(default_factory=dict)
@@ -52,10 +69,45 @@ def contribution(definition: Definition, record: Mapping[str, Any]) -> Contribut
         if a.fn == "count":
             found.counted[a.alias] = a.field is None or present
         elif a.fn == "count_distinct":
-            found.distinct[a.alias] = identity(value) if present else None
+            found.distinct[a.alias] = value_hash(identity(value)) if present else None
         else:
             found.numbers[a.alias] = number(value) if present else None
     return found
+
+
+def stored_parts(definition: Definition, part: Contribution) -> dict[str, Any]:
+    """``part``'s per-column parts as JSON, by alias: ``count`` a boolean, ``count_distinct``
+    the value's hash, the others the exact decimal text (``null``: no value)."""
+    stored: dict[str, Any] = {}
+    for a in definition.aggregates:
+        if a.fn == "count":
+            stored[a.alias] = part.counted[a.alias]
+        elif a.fn == "count_distinct":
+            stored[a.alias] = part.distinct[a.alias]
+        else:
+            value = part.numbers[a.alias]
+            stored[a.alias] = None if value is None else decimal_text(value)
+    return stored
+
+
+def from_parts(definition: Definition, stored: Any) -> Contribution | None:
+    """The contribution :func:`stored_parts` wrote (without its group values), or ``None``
+    when ``stored`` does not fit ``definition`` (not written for it)."""
+    if not isinstance(stored, dict):
+        return None
+    part = Contribution(())
+    try:
+        for a in definition.aggregates:
+            value = stored[a.alias]
+            if a.fn == "count":
+                part.counted[a.alias] = bool(value)
+            elif a.fn == "count_distinct":
+                part.distinct[a.alias] = value if isinstance(value, str) else None
+            else:
+                part.numbers[a.alias] = None if value is None else Decimal(value)
+    except (KeyError, TypeError, ArithmeticError, ValueError):
+        return None
+    return part
 
 
 @dataclass
@@ -66,6 +118,7 @@ class GroupState:
     records: int = 0
     state: State = field(default_factory=dict)
     values: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per ``count_distinct`` alias: value hash → records with it."""
 
     def add(self, definition: Definition, part: Contribution) -> None:
         """Add one record's contribution."""
@@ -127,6 +180,42 @@ def merge(
             add_number(a.fn, left, Decimal(right["v"]))
         merged[a.alias] = left
     return merged
+
+
+def combine(
+    definition: Definition,
+    old: State,
+    added: State,
+    removed: State,
+    distinct_delta: Mapping[str, int],
+) -> tuple[State, list[str]]:
+    """``old`` with ``added`` added and ``removed`` (retracted records) taken away; and the
+    min/max aliases whose current extreme a removed record may have held, which the caller
+    recomputes (their state here keeps the old extreme)."""
+    merged: State = {}
+    recompute: list[str] = []
+    for a in definition.aggregates:
+        left = dict(old.get(a.alias) or empty(a.fn))
+        plus = added.get(a.alias) or empty(a.fn)
+        minus = removed.get(a.alias) or empty(a.fn)
+        if a.fn == "count":
+            left["n"] = int(left["n"]) + int(plus["n"]) - int(minus["n"])
+        elif a.fn == "count_distinct":
+            left["n"] = int(left["n"]) + distinct_delta.get(a.alias, 0)
+        elif a.fn in ("sum", "avg"):
+            total = EXACT.add(Decimal(left["sum"]), Decimal(plus["sum"]))
+            left["sum"] = decimal_text(EXACT.subtract(total, Decimal(minus["sum"])))
+            left["n"] = int(left["n"]) + int(plus["n"]) - int(minus["n"])
+        elif (
+            minus["v"] is not None
+            and left["v"] is not None
+            and Decimal(minus["v"]) == Decimal(left["v"])
+        ):
+            recompute.append(a.alias)
+        elif plus["v"] is not None:
+            add_number(a.fn, left, Decimal(plus["v"]))
+        merged[a.alias] = left
+    return merged, recompute
 
 
 def result(fn: str, slot: Mapping[str, Any] | None) -> Decimal | int | None:

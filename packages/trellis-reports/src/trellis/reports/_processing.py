@@ -4,7 +4,8 @@ For a batch of events, the reports over their topics and domains are locked (``F
 in id order) and each gets the records it has not counted yet. The lock is what makes a
 rebuild (which holds it for its whole transaction) and the processor take turns; the
 ``AppliedRecord`` marks are what make a redelivered record, or one a rebuild already counted,
-count once.
+count once. For a source with a ``revision_field``, a mark also holds the revision counted
+and what it contributed, so a newer revision replaces it exactly and an older one is ignored.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ log = logging.getLogger("trellis.reports")
 PROCESSOR = "reports"
 BATCH_SIZE = 500
 MAX_RECORD_ID = 200
+MAX_REVISION = 2**63 - 1
 
 
 def record_id(source: Source, record: Mapping[str, Any]) -> str | None:
@@ -48,6 +50,18 @@ def record_id(source: Source, record: Mapping[str, Any]) -> str | None:
     return text
 
 
+def record_revision(source: Source, record: Mapping[str, Any]) -> int | None:
+    """The record's revision (its ``source.revision_field``): 1 for a source without one;
+    ``None`` when the field is missing or not an integer from 1 to 2**63 - 1 (callers take
+    it as 1)."""
+    if source.revision_field is None:
+        return 1
+    value = record.get(source.revision_field)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REVISION:
+        return value
+    return None
+
+
 def processor_topics() -> list[str]:
     """Topics the processor handles: those with a Source that an events plugin declares."""
     found = sources()
@@ -63,10 +77,11 @@ def handle_events(events: Sequence[Event]) -> None:
     """The processor's handler: count the events' records in their reports.
 
     Records without a ``domain`` string or without an id are skipped (logged): they cannot
-    be attributed or de-duplicated, and a rebuild skips them the same way.
+    be attributed or de-duplicated, and a rebuild skips them the same way. A record of a
+    revised source without a valid revision is taken as revision 1 (logged).
     """
     known = sources()
-    batches: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = {}
+    batches: dict[tuple[str, str], list[tuple[str, int, Mapping[str, Any]]]] = {}
     for event in events:
         source = known.get(event.topic)
         payload = event.payload
@@ -82,7 +97,17 @@ def handle_events(events: Sequence[Event]) -> None:
                 source.id_field,
             )
             continue
-        batches.setdefault((event.topic, domain), []).append((rid, payload))
+        revision = record_revision(source, payload)
+        if revision is None:
+            log.warning(
+                "event %s (%s): %r is not a positive integer revision (%r); taken as 1",
+                event.id,
+                event.topic,
+                source.revision_field,
+                payload.get(source.revision_field or ""),
+            )
+            revision = 1
+        batches.setdefault((event.topic, domain), []).append((rid, revision, payload))
     if not batches:
         return
     from .models import Report
@@ -101,7 +126,8 @@ def handle_events(events: Sequence[Event]) -> None:
             except DefinitionError as exc:
                 log.error("report %s has an invalid definition; not updated: %s", report, exc)
                 continue
-            apply_records(report, definition, records)
+            source = known[report.source_topic]
+            apply_records(report, definition, records, revised=source.revision_field is not None)
 
 
 def processor() -> Processor:

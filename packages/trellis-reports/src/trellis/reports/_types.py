@@ -22,14 +22,22 @@ class Source:
     :param id_field: the payload field unique per record (``submission_id``); it keys the
         de-duplication, so a record delivered twice (or seen by a rebuild) counts once.
     :param records: ``records(domain)`` yields every record of one domain, each exactly the
-        payload the topic's events carry (its ``domain`` field names the domain).
+        payload the topic's events carry (its ``domain`` field names the domain). With a
+        ``revision_field``, it yields only the latest revision of each record (one per id).
     :param description: one line for error messages and the docs.
+    :param revision_field: for records that can be revised (edited after they were
+        published, keeping their id): the payload field holding the revision, a positive
+        integer growing with each edit (1 for the original). A newer revision of a counted
+        record replaces its earlier contribution in every report; an equal or older one (a
+        redelivery, or one arriving late) changes nothing. A missing or invalid revision is
+        taken as 1 (logged). ``None`` (the default): a record counts once, as first seen.
     """
 
     topic: str
     id_field: str
     records: Callable[[str], Iterable[Mapping[str, Any]]]
     description: str = ""
+    revision_field: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.topic, str) or not self.topic:
@@ -38,6 +46,13 @@ class Source:
             raise ReportsError(
                 f"Source {self.topic!r}: id_field must name the payload field unique per "
                 f"record (such as 'submission_id'), got {self.id_field!r}"
+            )
+        if self.revision_field is not None and (
+            not isinstance(self.revision_field, str) or not self.revision_field
+        ):
+            raise ReportsError(
+                f"Source {self.topic!r}: revision_field must name the payload field holding a "
+                f"record's revision (such as 'revision') or be None, got {self.revision_field!r}"
             )
         if not callable(self.records):
             raise ReportsError(f"Source {self.topic!r}: records {self.records!r} is not callable")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
-CONTRACT = Contract("reports", "1.0.0", description="Declarative reports over event records")
+CONTRACT = Contract("reports", "1.1.0", description="Declarative reports over event records")
 
 
 @hookspec
@@ -30,7 +30,10 @@ def reports_sources() -> Sequence[Source]:
     wins. Each record a source yields must be exactly the payload the topic's events carry,
     so a rebuild and incremental processing count the same records the same way. Only
     topics with a source can be reported on, and the ``reports`` processor handles exactly
-    those topics.
+    those topics. A source whose records can be revised (edited in place, keeping their id)
+    names the payload field holding the revision (``revision_field``, since contract 1.1.0)
+    and yields only each record's latest revision; a newer revision then replaces the
+    record's earlier contribution in every report.
 
     :return: :class:`~trellis.reports.Source` objects (topic, id field, ``records(domain)``).
     """

@@ -4,7 +4,8 @@ A report's numbers live in :class:`ReportRow` (one per group), kept up to date b
 ``reports`` events processor and recomputed by a rebuild. Every writer locks the report's
 :class:`Report` row first (``SELECT ... FOR UPDATE``), so the processor and a rebuild never
 interleave on one report; :class:`AppliedRecord` (unique per report and record id) makes a
-record count once however often it is delivered.
+record count once however often it is delivered, and keeps what it contributed so a newer
+revision of the record can take that back.
 """
 
 from __future__ import annotations
@@ -144,14 +145,33 @@ class ReportDistinct(models.Model):
 
 
 class AppliedRecord(models.Model):
-    """A mark that the record ``record_id`` is counted in ``report`` (unique: at most once)."""
+    """A mark that the record ``record_id`` is counted in ``report`` (unique: at most once),
+    with the revision counted and what it contributed: its group's key and its per-column
+    parts (JSON by alias: ``count`` a boolean, ``count_distinct`` the value's sha256, the
+    others exact decimal text or ``null``). ``key`` and ``parts`` are ``null`` for a record
+    the filters left out (marked only for a source with a ``revision_field``); ``revision``
+    is ``null`` for a mark written before contributions were kept (trellis-reports 0.1),
+    whose contribution is unknown: replacing it flags the report for a rebuild."""
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="+")
     record_id = models.CharField(max_length=200)
+    revision = models.BigIntegerField(null=True, blank=True)
+    key = models.CharField(max_length=64, null=True, blank=True, help_text="The group's key.")
+    parts = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["report", "record_id"], name="trellis_reports_applied_unique"
             )
+        ]
+        indexes = [
+            # A group's marks, to recompute its min/max when a revision takes a record back.
+            models.Index(fields=["report", "key"], name="trellis_reports_applied_key"),
+            # Marks from before contributions were kept (none once the report is rebuilt).
+            models.Index(
+                fields=["report"],
+                condition=models.Q(revision__isnull=True),
+                name="trellis_reports_applied_old",
+            ),
         ]

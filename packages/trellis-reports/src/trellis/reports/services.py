@@ -19,9 +19,10 @@ from django.utils import timezone
 from ._aggregates import GroupState
 from ._definitions import check_domain, check_slug, definition_data, validate_definition
 from ._errors import DefinitionError, Problem, UnknownReport, UnknownSource
-from ._processing import record_id
+from ._processing import record_id, record_revision
 from ._registry import sources
 from ._store import CHUNK, accumulate, clear, locked_reports, mark, write_all
+from ._types import Source
 
 if TYPE_CHECKING:
     from .models import Report
@@ -191,7 +192,10 @@ def report_rebuild(*, domain: str, slug: str, progress: Progress | None = None) 
 
     The report row stays locked until the end, so the processor waits and then counts only
     the records this rebuild did not (each counted record is marked). The result is exactly
-    what incremental processing of the same records gives, in any order.
+    what incremental processing of the same records gives, in any order. Each mark keeps the
+    record's revision and contribution, as the processor's do, so a later revision replaces
+    it exactly; for a source with a ``revision_field`` (which yields only the latest
+    revision of each record) the records the filters leave out are marked too.
 
     :param progress: called with the number of records read so far, every 1000 and at the end.
     :raises UnknownReport: no such report.
@@ -213,19 +217,31 @@ def report_rebuild(*, domain: str, slug: str, progress: Progress | None = None) 
         clear(report)
         states: dict[str, GroupState] = {}
         seen: set[str] = set()
-        pending: list[tuple[str, Mapping[str, Any]]] = []
-        counted = read = 0
+        pending: list[tuple[str, int, Mapping[str, Any]]] = []
+        counted = read = unrevised = 0
         for record in source.records(domain):
             read += 1
             rid = record_id(source, record) if isinstance(record, Mapping) else None
             if rid is not None and record.get("domain") == domain and rid not in seen:
                 seen.add(rid)
-                pending.append((rid, record))
+                revision = record_revision(source, record)
+                if revision is None:
+                    unrevised += 1
+                    revision = 1
+                pending.append((rid, revision, record))
             if len(pending) >= CHUNK:
-                counted += _flush(report, definition, pending, states)
+                counted += _flush(report, definition, source, pending, states)
             if progress is not None and read % 1000 == 0:
                 progress(read)
-        counted += _flush(report, definition, pending, states)
+        counted += _flush(report, definition, source, pending, states)
+        if unrevised:
+            log.warning(
+                "rebuild of report %s/%s: %d record(s) without a valid %r, taken as revision 1",
+                domain,
+                slug,
+                unrevised,
+                source.revision_field,
+            )
         write_all(report, definition, states)
         report.records = counted
         report.groups = len(states)
@@ -250,13 +266,14 @@ def report_rebuild(*, domain: str, slug: str, progress: Progress | None = None) 
 def _flush(
     report: Report,
     definition: Any,
-    pending: list[tuple[str, Mapping[str, Any]]],
+    source: Source,
+    pending: list[tuple[str, int, Mapping[str, Any]]],
     states: dict[str, GroupState],
 ) -> int:
-    counted = accumulate(definition, pending, states)
-    mark(report, counted)
+    marks = accumulate(definition, pending, states, keep_excluded=source.revision_field is not None)
+    mark(report, marks)
     pending.clear()
-    return len(counted)
+    return sum(1 for m in marks if m[2] is not None)
 
 
 def report_rebuild_all(
