@@ -92,9 +92,10 @@ def rows(start: int, end: int, ids: tuple[int, int, int]) -> Any:
         village = p.VILLAGES[rng.randrange(len(p.VILLAGES))]
         data = template % {"case": f"hh-{i % 5000}", "village": village, "size": rng.randint(1, 12)}
         received = START + timedelta(seconds=rng.randrange(SPAN), microseconds=rng.randrange(10**6))
+        submission_id = f"gen-{domain_id}-{i}"
         yield (
             domain_id,
-            f"gen-{domain_id}-{i}",
+            submission_id,
             form_id,
             p.FORM,
             1,
@@ -105,12 +106,14 @@ def rows(start: int, end: int, ids: tuple[int, int, int]) -> Any:
             "[]",
             "[]",
             f"{i:064x}",
+            1,
+            submission_id,
         )
 
 
 COLUMNS = (
     "domain_id, submission_id, form_id, form_name, form_version, received_at, user_id, "
-    "username, data, attachments, cases, fingerprint"
+    "username, data, attachments, cases, fingerprint, revision, current_id"
 )
 
 
@@ -123,7 +126,7 @@ def generate(start: int, end: int, ids: tuple[int, int, int]) -> None:
             for row in rows(start, end, ids):
                 copy.write_row(row)
         return
-    sql = f"INSERT INTO trellis_forms_submission ({COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
+    sql = f"INSERT INTO trellis_forms_submission ({COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"
     batch: list[Any] = []
     with transaction.atomic(), connection.cursor() as cursor:
         for row in rows(start, end, ids):

@@ -20,12 +20,13 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
-TRELLIS_IMPLEMENTS = {"reports": ">=1.0,<2"}
+TRELLIS_IMPLEMENTS = {"reports": ">=1.1,<2"}
 BATCH = 500
 
 
 def submission_records(domain: str) -> Iterator[Mapping[str, Any]]:
-    """Every ``form.submitted`` payload of ``domain``, in the order received."""
+    """Every ``form.submitted`` payload of ``domain``, in the order received: each
+    submission's current revision (an edit replaced the earlier ones)."""
     from ._payloads import submission_payload
     from .selectors import submissions_of
 
@@ -55,6 +56,7 @@ def reports_sources() -> Sequence[Any]:
         Source(
             topic="form.submitted",
             id_field="submission_id",
+            revision_field="revision",  # an edit replaces what the record counted
             records=submission_records,
             description="Form submissions (trellis-forms)",
         ),
