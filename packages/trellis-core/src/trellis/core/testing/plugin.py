@@ -33,6 +33,23 @@ def _contract_suite_modules() -> list[str]:
 pytest.register_assert_rewrite(*_contract_suite_modules())
 
 
+@pytest.fixture(autouse=True)
+def _trellis_fresh_urlconf() -> Iterator[None]:
+    """A URLconf made of plugin mounts (``plugin_urlpatterns()``) lists those of the host
+    active when it was imported. One imported during a test (perhaps under the test's own
+    host) is forgotten afterwards, so later tests in the process build it again."""
+    from django.conf import settings
+
+    name = getattr(settings, "ROOT_URLCONF", None) if settings.configured else None
+    before = sys.modules.get(name) if isinstance(name, str) else None
+    yield
+    if isinstance(name, str) and sys.modules.get(name) is not before:
+        from django.urls import clear_url_caches
+
+        sys.modules.pop(name, None)
+        clear_url_caches()
+
+
 @pytest.fixture
 def trellis_host() -> Host:
     """A fresh host with trellis-core's built-ins only: no entry points, no environment."""
