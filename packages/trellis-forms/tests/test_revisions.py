@@ -169,3 +169,27 @@ def test_an_edit_is_validated_like_a_submission(demo, stored_files) -> None:
         edit(submission_id="uuid:none")
     assert stored_files() == files
     assert not SubmissionRevision.objects.exists()
+
+
+def test_submit_with_the_definition_looked_up_runs_one_statement_less(
+    demo, django_assert_num_queries
+) -> None:
+    from trellis.forms.models import Domain, FormDefinition
+
+    domain = Domain.objects.get(name="demo")
+    definition = FormDefinition.objects.get(domain=domain, name="household_visit")
+    data = {"household_id": "hh-q", "village": "Kobo", "household_size": 2}
+    with django_assert_num_queries(10):
+        forms.submit(domain=domain, form="household_visit", submission_id="q-1", data=data)
+    with django_assert_num_queries(9):
+        forms.submit(
+            domain=domain,
+            form="household_visit",
+            submission_id="q-2",
+            data=data,
+            definition=definition,
+        )
+    with pytest.raises(ValueError, match="is not form 'other'"):
+        forms.submit(
+            domain=domain, form="other", submission_id="q-3", data=data, definition=definition
+        )

@@ -362,6 +362,7 @@ def submit(
     version: int | None = None,
     attachments: Sequence[Attachment] = (),
     user: AbstractBaseUser | AnonymousUser | None = None,
+    definition: FormDefinition | None = None,
 ) -> SubmissionResult:
     """Receive a submission: all of it is stored, with its case changes and events, or nothing.
 
@@ -369,6 +370,8 @@ def submit(
         caller already found it and checked that ``user`` is a member (not looked up again).
     :param version: the form version; ``None`` for the latest.
     :param user: who submits (checked to be a member; ``None`` for trusted code).
+    :param definition: form ``form`` version ``version`` of the domain, when the caller
+        already looked it up (it is not looked up again; it must be that definition).
     :return: the result; ``created`` is ``False`` when the same id with the same body and
         attachments was received before (its original result is returned, nothing written).
     :raises ValidationFailed: 422, with every error (``/data/...`` against the schema,
@@ -387,6 +390,7 @@ def submit(
         version=version,
         attachments=attachments,
         user=user,
+        definition=definition,
     )
 
 
@@ -399,6 +403,7 @@ def receive(
     version: int | None = None,
     attachments: Sequence[Attachment] = (),
     user: AbstractBaseUser | AnonymousUser | None = None,
+    definition: FormDefinition | None = None,
 ) -> SubmissionResult:
     """:func:`submit`, for a caller that already found the domain and checked that ``user``
     is a member of it (the receiver view does before reading the body): given a
@@ -430,7 +435,12 @@ def receive(
     previous = _existing(found, submission_id, fp)
     if previous is not None:
         return previous
-    definition = _definition(found, form, version)
+    if definition is None:
+        definition = _definition(found, form, version)
+    elif (definition.domain_id, definition.name) != (found.pk, form) or (
+        version is not None and definition.version != version
+    ):
+        raise ValueError(f"definition {definition} is not form {form!r} version {version}")
     errors = validate_data(definition.schema, data)
     if errors:
         raise ValidationFailed(
