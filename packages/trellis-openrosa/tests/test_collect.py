@@ -178,7 +178,10 @@ def test_entities_update_cases(collect: Collect) -> None:
     xml = ('<?xml version="1.0"?><data id="tree_visit" version="1">' + body + "</data>").encode()
     assert collect.submit(xml).statuses == [201]
     case = Case.objects.get(case_id="t-1")
-    assert (case.case_type, case.properties) == ("trees", {"species": "Baobab", "height_m": 12})
+    assert (case.case_type, case.properties) == (
+        "trees",
+        {"label": "Baobab", "species": "Baobab", "height_m": 12},
+    )
 
 
 def test_encrypted_submissions_are_stored_as_they_are(collect: Collect) -> None:

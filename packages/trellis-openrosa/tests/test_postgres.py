@@ -1,7 +1,7 @@
 """Concurrent OpenRosa requests of one instance on PostgreSQL (the scaled profile).
 
-Threads (each its own connection) pass the "received before?" look-up before any writes (a
-barrier holds them there), so the unique constraints and row locks decide: one submission,
+Threads (each its own connection) have all parsed the XML and counted its files before any
+writes (a barrier holds them there), so the unique constraints and row locks decide: one submission,
 every file merged into it, every request answered 201 or 202, no waiting row and no blob
 left over.
 """
@@ -40,7 +40,7 @@ openrosa.xlsform_add(domain="demo", content=FORM.encode(), filename="site.md")
 from trellis.forms.models import Domain
 domain = Domain.objects.get(name="demo")
 
-original = _receive._stored
+original = _receive.expected_files
 state = threading.local()
 
 def race(requests):
@@ -50,10 +50,10 @@ def race(requests):
         found = original(*args, **kwargs)
         if not getattr(state, "passed", False):
             state.passed = True
-            barrier.wait()  # every thread has looked and found nothing
+            barrier.wait()  # every thread is about to look for an earlier submission
         return found
 
-    _receive._stored = held
+    _receive.expected_files = held
     answers = [None] * len(requests)
 
     def run(index, files, incomplete):
@@ -72,7 +72,7 @@ def race(requests):
         thread.start()
     for thread in threads:
         thread.join()
-    _receive._stored = original
+    _receive.expected_files = original
     return answers
 
 XML = (

@@ -309,7 +309,11 @@ def test_entities_create() -> None:
             "case_type": "trees",
             "case_id": "/meta/entity/id",
             "action": "create",
-            "properties": {"species": "/tree", "height_m": "/height"},
+            "properties": {
+                "label": "/meta/entity/label",
+                "species": "/tree",
+                "height_m": "/height",
+            },
             "when": "/meta/entity/create",
         }
     ]
@@ -344,7 +348,7 @@ def test_entities_update() -> None:
             "case_type": "trees",
             "case_id": "/meta/entity/id",
             "action": "update",
-            "properties": {"height_m": "/height"},
+            "properties": {"label": "/meta/entity/label", "height_m": "/height"},
             "when": "/meta/entity/update",
         }
     ]

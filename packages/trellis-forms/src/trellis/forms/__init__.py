@@ -36,6 +36,7 @@ from ._ids import is_valid
 from ._payloads import case_change_payload, submission_payload
 from ._receiving import ATTACHMENT_TYPE_CODE, Attachment, SubmissionResult
 from ._revising import attach, revise
+from ._settings import max_attachments
 from ._version import __version__
 from .selectors import domain_exists
 from .services import (
@@ -82,6 +83,7 @@ __all__ = [
     "form_define",
     "is_valid",
     "load_multipart",
+    "max_attachments",
     "member_add",
     "member_remove",
     "revise",

@@ -52,6 +52,9 @@ log = logging.getLogger("trellis.openrosa")
 XML_NAME = "xml_submission_file"
 """The multipart part holding the XML, and the attachment name it is stored under."""
 ATTEMPTS = 3
+MAX_DEPTH = 64
+"""Deepest element nesting read (the data may nest 32 levels; converting deeper XML would
+exhaust Python's stack)."""
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", re.ASCII)
 _CHUNK = 1 << 20
 
@@ -114,6 +117,7 @@ def parse_xml(raw: bytes) -> Parsed:
         ) from None
     except (ParseError, ValueError) as exc:
         raise MalformedSubmission(f"the submission XML is not well-formed: {exc}") from None
+    _check_depth(root)
     form_id = root.get("id") or ""
     if not form_id:
         xmlns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
@@ -154,6 +158,18 @@ def parse_xml(raw: bytes) -> Parsed:
         deprecated_id=deprecated_id,
         encrypted=encrypted,
     )
+
+
+def _check_depth(root: Element) -> None:
+    """Refuse elements nested deeper than :data:`MAX_DEPTH` (walked without recursion)."""
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedSubmission(
+                f"the submission XML has elements nested deeper than {MAX_DEPTH} levels"
+            )
+        stack.extend((child, depth + 1) for child in element)
 
 
 def _values(data: Any, parts: Sequence[str]) -> Iterator[Any]:
@@ -242,6 +258,11 @@ def receive(
     _check_names(uploads)
     xform = _xform(domain, parsed)
     data = _data(xform, parsed)
+    quick = _whole(domain, parsed, xform, data, uploads, incomplete, user)
+    if quick is not None:
+        return quick
+    for upload in uploads:
+        upload.content.seek(0)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return _receive_once(domain, parsed, xform, data, uploads, incomplete, user)
@@ -252,6 +273,50 @@ def receive(
             for upload in uploads:
                 upload.content.seek(0)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _whole(
+    domain: Domain,
+    parsed: Parsed,
+    xform: XForm,
+    data: dict[str, Any],
+    uploads: Sequence[Upload],
+    incomplete: bool,
+    user: AbstractBaseUser,
+) -> Outcome | None:
+    """The common case in few statements: a new submission (no edit) that is whole in this
+    request and has no files waiting from earlier ones goes straight to ``forms.submit``,
+    which also recognises an identical resend. ``None`` when it is anything else (a resend
+    with other files, an edit, a split submission): the general path handles it."""
+    from .models import PendingSubmission
+
+    if parsed.deprecated_id:
+        return None
+    missing = sorted(expected_files(xform, data) - {u.name for u in uploads})
+    if missing and incomplete:
+        return None
+    if PendingSubmission.objects.filter(domain=domain, instance_id=parsed.instance_id).exists():
+        return None
+    attachments = [forms.Attachment(XML_NAME, io.BytesIO(parsed.xml), "text/xml")]
+    attachments += [forms.Attachment(u.name, u.content, u.content_type) for u in uploads]
+    definition = xform.definition
+    try:
+        result = forms.submit(
+            domain=domain,
+            form=definition.name,
+            version=definition.version,
+            submission_id=parsed.instance_id,
+            data=data,
+            attachments=attachments,
+            user=user,
+            definition=definition,
+        )
+    except forms.SubmissionConflict:
+        return None  # received before with other files, or other XML: the general path
+    message = "stored" if result.created else "already received"
+    if missing:
+        message += f"; without {len(missing)} file(s) it names: " + ", ".join(missing[:20])
+    return Outcome(201, message, result.id)
 
 
 def _stored(domain: Domain, instance_id: str) -> tuple[Any, str] | None:
@@ -313,6 +378,12 @@ def _receive_once(
                 .filter(domain=domain, instance_id=parsed.instance_id)
                 .first()
             )
+            if pending is None and _stored(domain, parsed.instance_id) is not None:
+                # A concurrent request stored it (and removed its waiting row) since the
+                # look above: start over, as a resend, instead of waiting for files anew.
+                raise forms.SubmissionConflict(
+                    f"instanceID {parsed.instance_id!r} was stored by a concurrent request"
+                )
             if pending is not None and pending.xml_sha256 != parsed.sha256:
                 raise SubmissionConflict(
                     f"instanceID {parsed.instance_id!r} is being received (split in several "
@@ -323,8 +394,10 @@ def _receive_once(
             fresh = [u for u in uploads if u.name not in names]
             kept = _kept_names(domain, parsed)
             have = names | {u.name for u in uploads} | kept
-            missing = sorted(expected_files(xform, data) - have)
+            expected = expected_files(xform, data)
+            missing = sorted(expected - have)
             if missing and incomplete:
+                _check_count(parsed, names | {u.name for u in uploads} | expected)
                 _wait(domain, parsed, xform, pending, waiting, fresh, user, keys)
                 return Outcome(
                     202,
@@ -353,6 +426,19 @@ def _receive_once(
     if missing:
         message += f"; without {len(missing)} file(s) it names: " + ", ".join(missing[:20])
     return Outcome(201, message, result.id)
+
+
+def _check_count(parsed: Parsed, names: set[str]) -> None:
+    """Refuse a split submission that will carry more files (its XML included) than
+    trellis-forms accepts per submission, before any of them waits for the others."""
+    limit = forms.max_attachments()
+    if len(names) + 1 > limit:
+        raise forms.TooLarge(
+            f"submission {parsed.instance_id!r} names {len(names)} files; with its XML that is "
+            f"over the limit of {limit} per submission (TRELLIS_FORMS_MAX_ATTACHMENTS): the "
+            "server's operator can raise it",
+            field="attachments",
+        )
 
 
 def _added(count: int) -> str:

@@ -54,6 +54,7 @@ _JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _MEDIA = re.compile(r"jr://(?:images|big-image|audio|video|file|file-csv)/([^\s\"'<>]+)")
+_MEDIA_VALUE = re.compile(r"jr://(?:images|big-image|audio|video|file|file-csv)/(.+)", re.DOTALL)
 _FILE_ITEMSET = re.compile(r".+\.(?:csv|xml|geojson)", re.IGNORECASE)
 
 GROUP, REPEAT, ENTITY, NOTE, OTHER = "group", "repeat", "entity", "note", "other"
@@ -311,6 +312,8 @@ def convert(content: bytes, *, filename: str) -> Converted:
             f"the form id {form_id!r:.80} is not a valid form name: use {_NAME_RULE}. Set "
             "'form_id' in the settings sheet (it defaults to the file name)"
         )
+    version = attributes.get("version", "")
+    _check_version(version)
     encrypted = bool(str(survey.get("public_key") or "").strip())
 
     fields, schema, binary = _walk_survey(survey, root_name)
@@ -326,7 +329,7 @@ def convert(content: bytes, *, filename: str) -> Converted:
     title = survey.get("title")
     return Converted(
         form_id=form_id,
-        version=attributes.get("version", ""),
+        version=version,
         title=str(title) if title is not None else form_id,
         root=root_name,
         xml=xml,
@@ -338,6 +341,26 @@ def convert(content: bytes, *, filename: str) -> Converted:
         encrypted=encrypted,
         warnings=tuple(_clean(str(w)) for w in result.warnings),
     )
+
+
+MAX_VERSION = 100
+"""The longest XForm version (its column's size)."""
+
+
+def _check_version(version: str) -> None:
+    """The version is a segment of the download URLs (``forms/<id>/<version>/form.xml``,
+    where ``-`` stands for no version): refuse what cannot be one."""
+    bad = (
+        len(version) > MAX_VERSION
+        or version in ("-", ".", "..")
+        or any(c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in version)
+    )
+    if bad:
+        raise XLSFormError(
+            f"the version {version!r:.120} cannot be used: it is part of the download URL, "
+            f"so it must be at most {MAX_VERSION} characters without '/', '\\' or control "
+            "characters, and not '-', '.' or '..'. Set 'version' in the settings sheet"
+        )
 
 
 def _local(tag: object) -> str:
@@ -360,10 +383,26 @@ def _instance_root(xml: str) -> tuple[str, dict[str, str]]:
 
 
 def _media(xml: str) -> tuple[str, ...]:
+    """The media file names the XForm references: a whole value ``jr://images/<name>`` (the
+    name may have spaces), or such references inside longer text.
+
+    :raises XLSFormError: a name with a directory part (clients keep media in one folder,
+        and no download URL can be made for it).
+    """
     found: set[str] = set()
     for node in DefusedET.fromstring(xml).iter():
         for value in (node.text or "", *node.attrib.values()):
-            found.update(_MEDIA.findall(value))
+            whole = _MEDIA_VALUE.fullmatch(value.strip())
+            if whole is not None:
+                found.add(whole[1])
+            else:
+                found.update(_MEDIA.findall(value))
+    for name in sorted(found):
+        if any(c in '/\\"' for c in name) or name in (".", "..") or not name.isprintable():
+            raise XLSFormError(
+                f"the media file name {name!r:.120} cannot be used: clients keep a form's "
+                "media files in one folder; use a plain file name (no '/', '\\' or '\"')"
+            )
     return tuple(sorted(found))
 
 
@@ -531,7 +570,9 @@ def _case_rules(survey: Mapping[str, Any]) -> list[dict[str, Any]]:
             "case_type": dataset,
             "case_id": f"{base}/id",
             "action": "upsert" if creates and updates else "update" if updates else "create",
-            "properties": {},
+            # The entity's label (the entities sheet's label column): what clients show in
+            # the entity list; a submission without one leaves the case's label as it is.
+            "properties": {"label": f"{base}/label"},
         }
         conditional = {k for k in ("create", "update") if attributes.get(k, {}).get("bind")}
         if rule["action"] == "create" and conditional:

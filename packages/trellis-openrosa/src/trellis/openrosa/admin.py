@@ -75,8 +75,11 @@ class XFormAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
+        from django.core.exceptions import PermissionDenied
         from django.template.response import TemplateResponse
 
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         upload = XLSFormUpload(request.POST or None, request.FILES or None)
         if request.method == "POST" and upload.is_valid():
             domain = upload.cleaned_data["domain"].name

@@ -36,6 +36,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from trellis.core import read_setting
+
 from . import _settings
 
 if TYPE_CHECKING:
@@ -270,7 +272,7 @@ def _digest_user(request: HttpRequest, text: str) -> AbstractBaseUser:
 
 
 def _basic_user(request: HttpRequest, text: str) -> AbstractBaseUser:
-    if getattr(settings, "TRELLIS_PROFILE", "") == "production" and not request.is_secure():
+    if read_setting("TRELLIS_PROFILE") == "production" and not request.is_secure():
         raise Unauthorized(
             "Basic authentication sends the password in clear and is refused over plain HTTP "
             "in production; use HTTPS or Digest"

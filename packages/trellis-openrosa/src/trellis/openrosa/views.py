@@ -101,7 +101,17 @@ def _version_problem(request: HttpRequest) -> HttpResponse | None:
 def _gate(
     request: HttpRequest, domain: str, methods: tuple[str, ...], *, versioned: bool = True
 ) -> tuple[HttpResponse | None, Any, AbstractBaseUser | None]:
-    """Method, version header, credentials and membership: an answer, or the domain and user."""
+    """Method, version header, credentials and membership: an answer, or the domain and user
+    (an answer to ``HEAD`` without its body)."""
+    refused, found, user = _check(request, domain, methods, versioned=versioned)
+    if refused is not None and request.method == "HEAD":
+        refused.content = b""
+    return refused, found, user
+
+
+def _check(
+    request: HttpRequest, domain: str, methods: tuple[str, ...], *, versioned: bool
+) -> tuple[HttpResponse | None, Any, AbstractBaseUser | None]:
     if request.method not in methods:
         response = openrosa_response(f"method {request.method} is not allowed here", 405)
         response["Allow"] = ", ".join(methods)
@@ -332,6 +342,16 @@ def _parts(request: HttpRequest) -> tuple[bytes, list[Upload], bool]:
         raise MalformedSubmission(f"the body is empty; send a {XML_NAME!r} part")
     try:
         parts = forms.load_multipart(request)
+    except forms.TooLarge as exc:
+        if exc.field == "body":  # the text parts, over DATA_UPLOAD_MAX_MEMORY_SIZE
+            raise TooLarge(
+                "the parts without a file name are over Django's DATA_UPLOAD_MAX_MEMORY_SIZE; "
+                f"send the {XML_NAME!r} part as a file (with a file name)"
+            ) from None
+        raise TooLarge(
+            f"{exc.message} (Django's DATA_UPLOAD_MAX_NUMBER_FILES); send the files in "
+            f"several requests, each but the last with a {INCOMPLETE!r} part"
+        ) from None
     except forms.FormsError as exc:
         raise MalformedSubmission(exc.message) from None
     if parts.unread:
@@ -380,7 +400,9 @@ def submission(request: HttpRequest, domain: str) -> HttpResponse:
     if refused is not None:
         return refused
     if request.method == "HEAD":
-        return _headers(HttpResponse(status=204))
+        empty = _headers(HttpResponse(status=204))
+        del empty["Content-Type"]
+        return empty
     try:
         xml, uploads, incomplete = _parts(request)
         outcome = receive(

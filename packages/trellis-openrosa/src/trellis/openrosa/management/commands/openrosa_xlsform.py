@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trellis import forms
 
+from ..._entities import entity_lists
 from ..._errors import OpenRosaError
 from ..._xlsform import XLSFormError
 from ...services import media_add, xlsform_add
@@ -54,7 +55,8 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         except OSError as exc:
             raise CommandError(f"cannot read a media file: {exc}") from None
-        missing = sorted(set(xform.media_names) - set(xform.media.values_list("name", flat=True)))
+        uploaded = set(xform.media.values_list("name", flat=True))
+        missing = sorted(set(xform.media_names) - uploaded - set(entity_lists(xform)))
         self.stdout.write(
             f"form {xform.form_id!r} version {xform.version!r} is in domain {domain!r} "
             f"(trellis-forms version {xform.definition.version}); "
