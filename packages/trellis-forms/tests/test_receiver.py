@@ -219,12 +219,20 @@ def test_oversize_attachment_is_413_naming_the_limit(demo, monkeypatch, stored_f
     assert nothing_written(stored_files) == []
 
 
-@pytest.mark.parametrize("name", ["..", ".hidden", "a b", "x" * 101, "ü"])
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b.jpg", "x" * 101, "c:x.jpg"])
 def test_attachment_names_with_path_characters_are_refused(demo, stored_files, name) -> None:
     response = multipart(demo.auth, body(), **{name: b"data"})
     assert response.status_code == 422, response.content
     assert response.json()["errors"][0]["rule"] == "name"
     assert nothing_written(stored_files) == []
+
+
+@pytest.mark.parametrize("name", ["a b.jpg", "ü.jpg", "IMG 2024 (1)-10_20_30.jpg"])
+def test_attachment_names_as_people_name_files_are_kept(demo, name) -> None:
+    """Field clients keep the name a user's file had (Enketo: spaces, accents, brackets)."""
+    response = multipart(demo.auth, body(), **{name: b"data"})
+    assert response.status_code == 201, response.content
+    assert [a["name"] for a in response.json()["attachments"]] == [name]
 
 
 def test_big_text_parts_and_too_many_files_are_413(demo, settings, stored_files) -> None:

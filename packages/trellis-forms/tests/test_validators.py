@@ -20,11 +20,17 @@ KINDS = {
 }
 
 
+def _generated(kind: str) -> st.SearchStrategy[str]:
+    """What the pattern matches (attachment names: the printable ones, as is_valid also asks)."""
+    found = st.from_regex(KINDS[kind], fullmatch=True)
+    return found.filter(str.isprintable) if kind == "attachment" else found
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @SETTINGS
 @given(data=st.data())
 def test_everything_the_pattern_generates_is_valid(kind: str, data: st.DataObject) -> None:
-    value = data.draw(st.from_regex(KINDS[kind], fullmatch=True))
+    value = data.draw(_generated(kind))
     assert forms.is_valid(kind, value)
     assert _ids.check(kind, value) == value
 
@@ -33,7 +39,7 @@ def test_everything_the_pattern_generates_is_valid(kind: str, data: st.DataObjec
 @SETTINGS
 @given(data=st.data())
 def test_a_trailing_newline_or_a_path_character_is_refused(kind: str, data: st.DataObject) -> None:
-    value = data.draw(st.from_regex(KINDS[kind], fullmatch=True))
+    value = data.draw(_generated(kind))
     for bad in (value + "\n", value + "/x", "../" + value, value + "\\", value + " ", ""):
         assert not forms.is_valid(kind, bad), bad
     with pytest.raises(forms.InvalidIdentifier, match=kind):
@@ -44,9 +50,11 @@ def test_a_trailing_newline_or_a_path_character_is_refused(kind: str, data: st.D
 @given(st.text(max_size=120))
 def test_any_text_is_valid_only_if_it_fullmatches(text: str) -> None:
     for kind, pattern in KINDS.items():
-        assert forms.is_valid(kind, text) == bool(pattern.fullmatch(text))
+        printable = kind != "attachment" or text.isprintable()
+        assert forms.is_valid(kind, text) == bool(pattern.fullmatch(text) and printable)
         if forms.is_valid(kind, text):
-            assert text.isascii() and "/" not in text and "\n" not in text
+            assert "/" not in text and "\\" not in text and "\n" not in text
+            assert text.isascii() or kind == "attachment"
 
 
 @pytest.mark.parametrize(
@@ -68,6 +76,18 @@ def test_any_text_is_valid_only_if_it_fullmatches(text: str) -> None:
         ("attachment", "photo.jpg", True),
         ("attachment", "..", False),
         ("attachment", "a:b", False),
+        # Enketo keeps the picked file's own name, adding "-H_M_S" before the extension.
+        ("attachment", "IMG 2024 (1)-10_20_30.jpg", True),
+        ("attachment", "façade-9_5_1.jpg", True),
+        ("attachment", "x" * 100, True),
+        ("attachment", "x" * 101, False),
+        ("attachment", " leading-space.jpg", False),
+        ("attachment", ".hidden", False),
+        ("attachment", "a/b.jpg", False),
+        ("attachment", "a\\b.jpg", False),
+        ("attachment", "tab\there.jpg", False),
+        ("attachment", "line\n", False),
+        ("attachment", "lone\ud800.jpg", False),
         ("domain", 42, False),
     ],
 )

@@ -118,10 +118,17 @@ def test_basic_is_refused_over_plain_http_in_production(field: Any, settings: An
     assert secure.status_code == 200
 
 
-def test_an_api_key_works_and_a_bad_one_does_not(field: Any) -> None:
+def test_an_api_key_works_and_a_bad_one_gets_an_openrosa_challenge(field: Any) -> None:
     key = forms.api_key_create(user=field.worker, name="tablet")
     assert get(Client(), key.authorization).status_code == 200
-    assert get(Client(), "ApiKey ada:nope").status_code in (401, 403)
+    refused = get(Client(), "ApiKey ada:nope")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"].startswith("Digest ")
+    assert b"<OpenRosaResponse" in refused.content
+    assert refused["X-OpenRosa-Version"] == "1.0"
+    # elsewhere under /a/ a bad key is still trellis-forms' JSON answer
+    json_refusal = Client().get("/a/demo/api/forms/", HTTP_AUTHORIZATION="ApiKey ada:nope")
+    assert (json_refusal.status_code, json_refusal["WWW-Authenticate"]) == (401, "ApiKey")
 
 
 @pytest.mark.parametrize(

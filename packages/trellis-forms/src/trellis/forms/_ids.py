@@ -1,7 +1,8 @@
 """Identifiers: domains, form names, case types, submission and case ids, attachment names.
 
 Every one is checked with ``re.fullmatch`` (``re.match`` with ``$`` would let a trailing
-newline through), ASCII only.
+newline through); ASCII only, but for attachment names: field clients name files as their
+users did (Enketo keeps the picked file's name, spaces and accents included).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ NAME = re.compile(r"[a-z][a-z0-9_]{0,62}", re.ASCII)
 RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", re.ASCII)
 """Client submission ids and case ids (uuids, ``uuid:...``)."""
 
-ATTACHMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", re.ASCII)
-"""Attachment names: a file name without any path character (no ``/``, ``\\``, ``..`` start)."""
+_NOT_IN_NAMES = r"\x00-\x1f\x7f:/\\\ud800-\udfff"
+ATTACHMENT = re.compile(rf"[^{_NOT_IN_NAMES} .](?:[^{_NOT_IN_NAMES}]{{0,98}}[^{_NOT_IN_NAMES} ])?")
+"""Attachment names: 1 to 100 printable characters without a path or drive character (``/``,
+``\\``, ``:``), not starting with ``.`` or a space, not ending with a space (and printable:
+:func:`is_valid` also checks ``str.isprintable``)."""
 
 PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}", re.ASCII)
 """Case property names."""
@@ -31,7 +35,11 @@ _RULES = {
     "case_type": (NAME, "a lower-case letter, then up to 62 of a-z, 0-9 and '_'"),
     "submission_id": (RECORD_ID, "a letter or digit, then up to 99 of A-Z, a-z, 0-9 and '._:-'"),
     "case_id": (RECORD_ID, "a letter or digit, then up to 99 of A-Z, a-z, 0-9 and '._:-'"),
-    "attachment": (ATTACHMENT, "a letter or digit, then up to 99 of A-Z, a-z, 0-9 and '._-'"),
+    "attachment": (
+        ATTACHMENT,
+        "1 to 100 printable characters without '/', '\\' or ':', not starting with '.' or a "
+        "space, not ending with a space",
+    ),
     "property": (PROPERTY, "a letter or '_', then up to 62 of A-Z, a-z, 0-9 and '_'"),
 }
 
@@ -39,7 +47,9 @@ _RULES = {
 def is_valid(kind: str, value: object) -> bool:
     """Whether ``value`` is a valid identifier of ``kind`` (``domain``, ``form``, ...)."""
     pattern, _ = _RULES[kind]
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        return False
+    return kind != "attachment" or value.isprintable()
 
 
 def check(kind: str, value: object) -> str:

@@ -316,6 +316,9 @@ def user_from(request: HttpRequest, *, allow_session: bool) -> AbstractBaseUser:
     signed_in = user is not None and user.is_authenticated and user.is_active
     if signed_in and (scheme == "apikey" or allow_session):
         return cast("AbstractBaseUser", user)
+    refused = getattr(request, "trellis_api_key_error", None)
+    if scheme == "apikey" and isinstance(refused, str):
+        raise Unauthorized(refused)  # trellis-forms' middleware left the refusal to us
     raise Unauthorized("authentication required (Digest, Basic or an API key)")
 
 
