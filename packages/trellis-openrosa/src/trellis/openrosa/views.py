@@ -152,7 +152,9 @@ def _xforms(domain: Any, form_id: str | None, every: bool) -> list[XForm]:
     ``every`` (``listAllVersions=true``)."""
     from .models import XForm
 
-    rows = XForm.objects.filter(domain=domain).prefetch_related("media")
+    rows = XForm.objects.filter(domain=domain).only(  # not the XForms themselves
+        "form_id", "version", "title", "md5", "media_names", "created_at"
+    )
     if form_id is not None:
         rows = rows.filter(form_id=form_id)
     if every:
