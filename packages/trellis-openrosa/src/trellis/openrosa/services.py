@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -202,4 +203,36 @@ def media_add(
         raise
 
 
-__all__ = ["XLSFormError", "media_add", "xform_get", "xlsform_add"]
+PENDING_DAYS = 7
+"""How long the files of a split submission wait for its last request by default."""
+
+
+def pending_expire(*, older_than: timedelta = timedelta(days=PENDING_DAYS)) -> int:
+    """Remove split submissions whose last request has not come within ``older_than`` of
+    their latest one: the waiting row and its XML and files in trellis-blobs. A client that
+    sends it later starts again (its last request stores what it sends). Returns how many.
+    """
+    from django.utils import timezone
+
+    from .models import PendingSubmission
+
+    cutoff = timezone.now() - older_than
+    removed = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                PendingSubmission.objects.select_for_update(skip_locked=True)
+                .filter(updated_at__lt=cutoff)
+                .order_by("pk")[:100]
+            )
+            if not batch:
+                return removed
+            for pending in batch:
+                for item in pending.files:
+                    blobs.delete(item["key"])
+                blobs.delete(pending.xml_key)
+                pending.delete()
+            removed += len(batch)
+
+
+__all__ = ["XLSFormError", "media_add", "pending_expire", "xform_get", "xlsform_add"]
