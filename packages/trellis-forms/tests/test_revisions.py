@@ -193,3 +193,12 @@ def test_submit_with_the_definition_looked_up_runs_one_statement_less(
         forms.submit(
             domain=domain, form="other", submission_id="q-3", data=data, definition=definition
         )
+
+
+def test_an_edit_cannot_take_the_id_of_another_submissions_earlier_revision(demo) -> None:
+    first()  # uuid:one
+    edit()  # uuid:one -> uuid:two; "uuid:one" now names only that earlier revision
+    forms.submit(domain="demo", form="household_visit", submission_id="other-1", data=DATA)
+    with pytest.raises(forms.SubmissionConflict, match="already taken"):
+        edit(submission_id="other-1", new_id="uuid:one")
+    assert Submission.objects.get(submission_id="other-1").current_id == "other-1"

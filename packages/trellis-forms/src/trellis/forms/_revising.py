@@ -124,6 +124,25 @@ def _sent_version(row: Submission) -> int | None:
     return None if latest == row.fingerprint else row.form_version
 
 
+def _taken(domain: Domain, submission_id: str) -> bool:
+    """Whether ``submission_id`` names a submission, a current revision or an earlier one (the
+    unique constraints catch the first two under a race; this also sees the third)."""
+    from django.db.models import Q
+
+    from .models import Submission
+
+    return (
+        Submission.objects.filter(
+            Q(submission_id=submission_id)
+            | Q(current_id=submission_id)
+            | Q(revisions__revision_id=submission_id),
+            domain=domain,
+        )
+        .values("pk")
+        .exists()
+    )
+
+
 def _hashes(stored: Sequence[dict[str, Any]]) -> list[list[str]]:
     return [[item["name"], item["sha256"]] for item in stored]
 
@@ -231,6 +250,11 @@ def revise(
             if again is not None:
                 return again
             row = _locked(found, submission_id)
+            if _taken(found, new_id):
+                raise SubmissionConflict(
+                    f"submission id {new_id!r} is already taken; submission ids are never reused",
+                    field="id",
+                )
             if row.form_name != form:
                 raise SubmissionConflict(
                     f"submission {submission_id!r} is a {row.form_name!r} submission; an edit "
