@@ -172,3 +172,37 @@ def test_read_setting_follows_the_rule(settings, environ, django, expected):
 
     settings.TRELLIS_X = django
     assert read_setting("TRELLIS_X", environ=environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, 7),
+        ("512", 512),
+        ("10MiB", 10 * 2**20),
+        (" 2 kb ", 2048),
+        ("1G", 2**30),
+        ("10MiB\n", 10 * 2**20),  # an environment value is stripped
+        (4096, 4096),
+    ],
+)
+def test_a_size_setting_reads_units(monkeypatch, value, expected):
+    from trellis.core import read_size_setting
+
+    monkeypatch.delenv("TRELLIS_TEST_SIZE", raising=False)
+    if isinstance(value, str):
+        monkeypatch.setenv("TRELLIS_TEST_SIZE", value)
+    elif value is not None:
+        from django.conf import settings
+
+        monkeypatch.setattr(settings, "TRELLIS_TEST_SIZE", value, raising=False)
+    assert read_size_setting("TRELLIS_TEST_SIZE", 7) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "0MiB", "-1", "10 PiB", "ten", "1.5MiB", "1\u212aiB"])
+def test_a_bad_size_setting_names_itself(monkeypatch, value):
+    from trellis.core import read_size_setting
+
+    monkeypatch.setenv("TRELLIS_TEST_SIZE", value)
+    with pytest.raises(ConfigurationError, match="TRELLIS_TEST_SIZE must be a positive number"):
+        read_size_setting("TRELLIS_TEST_SIZE", 7)

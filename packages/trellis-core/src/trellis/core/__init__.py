@@ -7,7 +7,7 @@ hooks to the selected provider and collects extension hooks from all.
 
 from __future__ import annotations
 
-from ._config import Config, read_setting
+from ._config import Config, read_setting, read_size_setting
 from ._context import request_id
 from ._contracts import Contract
 from ._errors import (
@@ -71,6 +71,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "read_setting",
+    "read_size_setting",
     "remotable",
     "remote_options",
     "request_id",

@@ -7,6 +7,7 @@ read once, when the host is built (at ``compose()`` or on first use); a change n
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,33 @@ def read_setting(name: str, *, environ: Mapping[str, str] | None = None) -> obje
                 return value.strip() or None
             return value
     return None
+
+
+# ASCII: under Unicode case folding, "k" would also match the Kelvin sign and "i" the dotted I.
+_SIZE = re.compile(r"[ \t]*([0-9]+)[ \t]*(|b|k|kb|kib|m|mb|mib|g|gb|gib)[ \t]*", re.I | re.ASCII)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def read_size_setting(name: str, default: int) -> int:
+    """A positive byte count read with :func:`read_setting`: an int, or a string such as
+    ``"10MiB"`` (units k, m, g in powers of 1024; ``KB`` is the same as ``KiB``);
+    ``default`` when unset.
+
+    :raises ConfigurationError: zero, negative or not a size; the message names the setting
+        and the value seen.
+    """
+    value = read_setting(name)
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) == 0:
+        raise ConfigurationError(
+            f"{name} must be a positive number of bytes, optionally with a unit such as "
+            f"'10MiB'; found {value!r}"
+        )
+    return int(match[1]) * _UNITS[match[2][:1].lower()]
 
 
 def _provider_contract(key: str) -> str | None:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import re
 
-from trellis.core import ConfigurationError, read_setting
+from trellis.core import ConfigurationError, read_setting, read_size_setting
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BODY = 10 * MiB
 DEFAULT_REALM = "trellis"
 NONCE_SECONDS = 300
 """How long a Digest nonce is good for; an older one gets a new challenge with stale=true."""
-_SIZE = re.compile(r"[ \t]*([0-9]+)[ \t]*(|b|k|kb|kib|m|mb|mib|g|gb|gib)[ \t]*", re.I | re.ASCII)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}
 _REALM = re.compile(r"[ !#-\[\]-~]{1,100}")  # printable ASCII but '"' and '\\'
 
 
@@ -23,18 +21,7 @@ def max_body() -> int:
     """``TRELLIS_OPENROSA_MAX_BODY`` (default 10 MiB): the largest submission request, sent to
     clients beforehand as ``X-OpenRosa-Accept-Content-Length`` (Collect splits its files into
     requests below it)."""
-    value = read_setting("TRELLIS_OPENROSA_MAX_BODY")
-    if value is None:
-        return DEFAULT_MAX_BODY
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
-    if match is None or int(match[1]) == 0:
-        raise ConfigurationError(
-            "TRELLIS_OPENROSA_MAX_BODY must be a positive number of bytes, optionally with a "
-            f"unit such as '10MiB'; found {value!r}"
-        )
-    return int(match[1]) * _UNITS[match[2][:1].lower()]
+    return read_size_setting("TRELLIS_OPENROSA_MAX_BODY", DEFAULT_MAX_BODY)
 
 
 def realm() -> str:

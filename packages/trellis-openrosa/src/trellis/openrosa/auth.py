@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -320,11 +320,3 @@ def user_from(request: HttpRequest, *, allow_session: bool) -> AbstractBaseUser:
     if scheme == "apikey" and isinstance(refused, str):
         raise Unauthorized(refused)  # trellis-forms' middleware left the refusal to us
     raise Unauthorized("authentication required (Digest, Basic or an API key)")
-
-
-def digest_users() -> Any:
-    """The users with a Digest credential in the current realm (for the admin and checks)."""
-    from .models import DigestCredential
-
-    ids = DigestCredential.objects.filter(realm=_settings.realm()).values("user_id")
-    return get_user_model().objects.filter(pk__in=ids)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Max
 
 from trellis import blobs, forms
+from trellis.forms.selectors import domain_get
 
 from ._errors import MediaNotExpected, XFormExists, XFormNotFound
 from ._xlsform import XLSFormError, convert
@@ -25,15 +26,6 @@ MEDIA_TYPE_CODE = 21
 PENDING_TYPE_CODE = 22
 """``type_code`` of the XML and files of a split submission waiting for its last file."""
 MAX_MEDIA = 50 * 1024 * 1024
-
-
-def _domain(name: str) -> Any:
-    from trellis.forms.models import Domain
-
-    found = Domain.objects.filter(name=name).first() if forms.is_valid("domain", name) else None
-    if found is None:
-        raise forms.DomainNotFound(f"no domain {name!r:.80}", field="domain")
-    return found
 
 
 def xlsform_add(*, domain: str, content: bytes, filename: str, title: str = "") -> XForm:
@@ -51,9 +43,11 @@ def xlsform_add(*, domain: str, content: bytes, filename: str, title: str = "") 
     :raises XFormExists: that form id and version exist with other content.
     :raises DomainNotFound: no such domain.
     """
+    from trellis.forms.models import FormDefinition
+
     from .models import XForm
 
-    found = _domain(domain)
+    found = domain_get(domain)
     converted = convert(content, filename=filename)
     for rule in converted.case_rules:
         listed = f"{rule['case_type']}.csv"
@@ -77,10 +71,8 @@ def xlsform_add(*, domain: str, content: bytes, filename: str, title: str = "") 
     keys: list[str] = []
     try:
         with transaction.atomic():
-            latest = (
-                forms_definitions(found, converted.form_id).aggregate(top=Max("version"))["top"]
-                or 0
-            )
+            named = FormDefinition.objects.filter(domain=found, name=converted.form_id)
+            latest = named.aggregate(top=Max("version"))["top"] or 0
             definition = forms.form_define(
                 domain=found.name,
                 name=converted.form_id,
@@ -118,12 +110,6 @@ def xlsform_add(*, domain: str, content: bytes, filename: str, title: str = "") 
         if keys:
             blobs.discard(keys)
         raise
-
-
-def forms_definitions(domain: Any, name: str) -> Any:
-    from trellis.forms.models import FormDefinition
-
-    return FormDefinition.objects.filter(domain=domain, name=name)
 
 
 def xform_get(domain: str, form_id: str, version: str | None = None) -> XForm:
