@@ -112,6 +112,21 @@ def wrk(
         + "}\n"
         + LUA.replace("{VILLAGES}", "{" + ", ".join(_lua_string(v) for v in payload.VILLAGES) + "}")
     )
+    return run_wrk(
+        lua,
+        base_url + path,
+        seconds=seconds,
+        connections=connections,
+        threads=threads,
+        timeout_s=timeout_s,
+    )
+
+
+def run_wrk(
+    lua: str, url: str, *, seconds: float, connections: int, threads: int, timeout_s: int
+) -> LoadResult:
+    """Run ``wrk`` with the Lua script ``lua`` (which prints a ``BENCH_JSON`` line at its end)
+    against ``url``; the load's result."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     try:
@@ -124,7 +139,7 @@ def wrk(
                 f"--timeout={timeout_s}s",
                 "-s",
                 script.name,
-                base_url + path,
+                url,
             ],
             capture_output=True,
             text=True,

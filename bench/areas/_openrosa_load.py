@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.areas import _openrosa_payload as payload
 from bench.areas._forms_load import LUA as FORMS_LUA
-from bench.areas._forms_load import LoadResult
+from bench.areas._forms_load import LoadResult, run_wrk
 
 # The forms area's script, with a request() of our own: the setup/response/done functions
 # (thread ids, counting 201s and the other statuses, the BENCH_JSON summary) are reused.
@@ -81,39 +79,13 @@ def wrk(
 ) -> LoadResult:
     """``wrk`` posting ``variant``'s submissions to ``base_url`` for ``seconds``."""
     script_text = lua_script(variant, prefix=prefix, auth=auth, image_path=image_path)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(script_text)
-    try:
-        proc = subprocess.run(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",
-                f"--timeout={timeout_s}s",
-                "-s",
-                script.name,
-                base_url + payload.path(variant),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=seconds + timeout_s + 60,
-            check=False,
-        )
-    finally:
-        Path(script.name).unlink()
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    out = json.loads(line.removeprefix("BENCH_JSON "))
-    socket_errors = out["connect"] + out["read"] + out["write"] + out["timeout"]
-    return LoadResult(
-        rate=out["requests"] / (out["duration_us"] / 1e6),
-        p50_ms=out["p50_us"] / 1000,
-        p99_ms=out["p99_us"] / 1000,
-        ok=out["ok"],
-        errors=out["other"] + socket_errors,
-        detail=out,
+    return run_wrk(
+        script_text,
+        base_url + payload.path(variant),
+        seconds=seconds,
+        connections=connections,
+        threads=threads,
+        timeout_s=timeout_s,
     )
 
 
