@@ -5,25 +5,13 @@ Runs a script in a subprocess against a fresh database, as the composed service 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from trellis.core.testing import clean_environ
-
 pytestmark = pytest.mark.postgres
 
-
-SETTINGS = """
-import dj_database_url
-from trellis.core.testing.settings import *  # noqa: F403
-
-DATABASES = {"default": dj_database_url.parse(DATABASE)}
-"""
 
 SCRIPT = """
 import hashlib
@@ -97,29 +85,8 @@ print(json.dumps(result))
 """
 
 
-def test_metadata_on_postgresql(trellis_postgres_database: str, tmp_path: Path) -> None:
-    (tmp_path / "pg_settings.py").write_text(
-        f"DATABASE = {trellis_postgres_database!r}\n" + textwrap.dedent(SETTINGS), encoding="utf-8"
-    )
-    (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    env = clean_environ(
-        {
-            "DJANGO_SETTINGS_MODULE": "pg_settings",
-            "PYTHONPATH": str(tmp_path),
-            "TRELLIS_BLOBS_ROOT": str(tmp_path / "blobs"),
-        }
-    )
-    run = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+def test_metadata_on_postgresql(trellis_postgres_script: Any, tmp_path: Path) -> None:
+    result = trellis_postgres_script(SCRIPT)  # blobs under tmp_path / "blobs"
     assert "WHERE (expires IS NOT NULL)" in result["index"]
     assert result["expired"] == [5, 3]
     assert result["left"] == ["later"]
