@@ -9,12 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from trellis import forms
+from trellis import forms, reports
 
 from .collect import instance
 from .conftest import PASSWORD
-
-reports = pytest.importorskip("trellis.reports")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
